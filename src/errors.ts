@@ -1,0 +1,35 @@
+/**
+ * Every error Conveyor raises on purpose is a ConveyorError with a stable code. A code never changes
+ * meaning and is never reused; docs/reference/errors.md lists them all. Messages name the field or
+ * the cause and the fix.
+ */
+
+export const ERROR_CODES = {
+  CONVEYOR_VALIDATION: 'input failed validation; `details.issues` names each field',
+  CONVEYOR_INVALID_NAME: 'a queue name, type or id has characters a store cannot hold',
+  CONVEYOR_DEPENDENCY_NOT_FOUND: 'a task depends on an id that does not exist',
+  CONVEYOR_STORE_URL_INVALID: 'the store URL is not one of the supported forms',
+  CONVEYOR_STORE_SCHEMA_TOO_NEW: 'the store was migrated by a newer Conveyor than this one',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class ConveyorError extends Error {
+  override readonly name = 'ConveyorError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isConveyorError(err: unknown, code?: ErrorCode): err is ConveyorError {
+  return err instanceof ConveyorError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,83 @@
+/**
+ * Conveyor's public surface. Everything a user may import comes from here; other modules are
+ * internal and may change between minor versions.
+ *
+ * So far: the task model (types, validation, retry policy, durations, errors) and the two stores
+ * behind one interface. The client, worker, coordinator, CLI and HTTP API come later.
+ */
+
+export * from './types.js';
+export { ConveyorError, ERROR_CODES, isConveyorError, type ErrorCode } from './errors.js';
+export { newTaskId, isTaskId } from './ids.js';
+export { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE, TASK_TYPE_PATTERN, TASK_TYPE_RULE } from './names.js';
+export { systemClock, type Clock } from './clock.js';
+
+export { DURATION_RULE, MAX_DURATION_MS, durationSchema, parseDuration } from './duration.js';
+export { DEFAULT_BACKOFF, DEFAULT_RETRIES, retryDelayMs } from './retry/retry-policy.js';
+export {
+  DEFAULT_PAYLOAD_LIMITS,
+  DEFAULT_PRIORITY,
+  DEFAULT_QUEUE,
+  FORBIDDEN_PAYLOAD_KEYS,
+  IDEMPOTENCY_KEY_MAX_LENGTH,
+  MAX_DEPENDENCIES,
+  MAX_RETRIES,
+  PAYLOAD_MAX_BYTES,
+  PAYLOAD_MAX_DEPTH,
+  PAYLOAD_MAX_KEYS,
+  createSubmitTaskSchema,
+  findJsonProblem,
+  formatIssuePath,
+  jsonValueSchema,
+  parseSubmitTask,
+  submitTaskSchema,
+  timestampSchema,
+  toNewTask,
+  toValidationIssues,
+  validationError,
+  type JsonProblem,
+  type PayloadLimits,
+  type SubmitTaskInput,
+  type SubmitTaskOptions,
+  type SubmitTaskSchema,
+  type SubmitTaskSchemaOptions,
+  type ValidationIssue,
+} from './schemas.js';
+
+export {
+  DEFAULT_SQLITE_PATH,
+  SqliteStore,
+  createSqliteStore,
+  type SqliteStoreOptions,
+} from './store/sqlite/sqlite-store.js';
+export { RedisStore, createRedisStore, type RedisStoreOptions } from './store/redis/redis-store.js';
+export type {
+  AttemptError,
+  CancelOutcome,
+  ClaimTasksParams,
+  DeleteFinishedTasksParams,
+  FinishItem,
+  FinishOutcome,
+  FinishTasksParams,
+  FinishTasksResult,
+  InsertTasksParams,
+  InsertTasksResult,
+  LeaderLease,
+  LeaderParams,
+  LeaseRef,
+  ListTasksParams,
+  ListTasksResult,
+  MaintenanceParams,
+  NewTask,
+  QueueCounts,
+  QueueInfo,
+  ReclaimResult,
+  RenewLeasesParams,
+  RenewLeasesResult,
+  RetryOutcome,
+  Store,
+  StoreCapabilities,
+  StoreKind,
+  WaitForWorkParams,
+} from './store/store.js';
+export { DEFAULT_STORE_URL, openStore } from './store/open-store.js';

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import { ERROR_HISTORY_LIMIT } from '../../types.js';
+import { recordLuaHeader } from './codec.js';
+import { QUEUE_KEY_NAMES } from './keys.js';
+
+/**
+ * Loads the Lua scripts (one per store operation, in ./scripts) and registers them with ioredis
+ * `defineCommand`, which sends EVALSHA and falls back to EVAL after a server restart.
+ *
+ * Per-queue scripts get a generated header that names their KEYS from QUEUE_KEY_NAMES and the
+ * record layout from codec.ts, so each lives in one TypeScript module alone. `--- @include "lib/x"` lines pull in shared fragments.
+ */
+
+/** Scripts whose KEYS are one queue's keys. */
+export const QUEUE_SCRIPTS = [
+  'cancelTasks',
+  'claimTasks',
+  'deleteFinishedTasks',
+  'expireDeadlines',
+  'finishTasks',
+  'getTasks',
+  'insertTasks',
+  'linkDependencies',
+  'listTasks',
+  'promoteDueTasks',
+  'reclaimExpiredLeases',
+  'renewLeases',
+  'resolveDependencies',
+  'retryTasks',
+  'setQueuePaused',
+] as const;
+
+/** Scripts with one key of their own (a leader lease). */
+export const SINGLE_KEY_SCRIPTS = ['acquireLeadership', 'renewLeadership', 'resignLeadership'] as const;
+
+export type QueueScript = (typeof QUEUE_SCRIPTS)[number];
+export type SingleKeyScript = (typeof SINGLE_KEY_SCRIPTS)[number];
+type ScriptName = QueueScript | SingleKeyScript;
+
+const SCRIPTS_DIR = new URL('./scripts/', import.meta.url);
+const INCLUDE = /^--- @include "([a-z/]+)"$/gm;
+
+function readScript(name: string, seen: Set<string> = new Set()): string {
+  const source = readFileSync(new URL(`${name}.lua`, SCRIPTS_DIR), 'utf8');
+  return source.replace(INCLUDE, (_line, include: string) => {
+    // A fragment included twice would redeclare its locals; once is enough.
+    if (seen.has(include)) return '';
+    seen.add(include);
+    return readScript(include, seen);
+  });
+}
+
+function queueHeader(): string {
+  const lines = QUEUE_KEY_NAMES.map((name, i) => `local K_${name} = KEYS[${i + 1}]`);
+  lines.push(`local ERROR_HISTORY_LIMIT = ${ERROR_HISTORY_LIMIT}`);
+  lines.push(recordLuaHeader());
+  return `${lines.join('\n')}\n`;
+}
+
+/** The full text of a script as Redis receives it (exported for tests and docs). */
+export function scriptSource(name: ScriptName): string {
+  const body = readScript(name);
+  return (QUEUE_SCRIPTS as readonly string[]).includes(name) ? queueHeader() + body : body;
+}
+
+let cache: Map<ScriptName, string> | undefined;
+
+export function defineScripts(redis: Redis): void {
+  cache ??= new Map([...QUEUE_SCRIPTS, ...SINGLE_KEY_SCRIPTS].map((name) => [name, scriptSource(name)]));
+  for (const name of QUEUE_SCRIPTS) {
+    redis.defineCommand(name, { numberOfKeys: QUEUE_KEY_NAMES.length, lua: cache.get(name)! });
+  }
+  for (const name of SINGLE_KEY_SCRIPTS) {
+    redis.defineCommand(name, { numberOfKeys: 1, lua: cache.get(name)! });
+  }
+}
+
+type ScriptArg = string | number;
+type ScriptFn = (...keysAndArgs: ScriptArg[]) => Promise<unknown>;
+
+/** Calls a script registered by defineScripts. */
+export function runScript(redis: Redis, name: ScriptName, keys: string[], args: ScriptArg[]): Promise<unknown> {
+  const fn = (redis as unknown as Record<string, ScriptFn>)[name];
+  if (!fn) throw new Error(`Redis script ${name} is not defined: call defineScripts first`);
+  return fn.call(redis, ...keys, ...args);
+}

@@ -1,0 +1,59 @@
+--[[ finishTasks: records the outcomes of attempts in one queue, fenced by lease token.
+KEYS: the queue's keys (QUEUE_KEY_NAMES order).
+ARGV[1] now (ms or '')   ARGV[2] queue
+then 6 per item: id, token, outcome, a, b, c where
+  complete: a = result JSON ('' = null)
+  fail:     a = error JSON { reason, message, name?, stack? }, b = retry delay ms, c = '1' if permanent
+  release:  a = delay ms ('' = none)
+  cancel:   (nothing)
+Returns: { outboxUsed (0|1), per item the task's new state code, or 'lease_lost' when the task is
+  not processing under that token (nothing is changed then) }
+A cancel requested while the attempt ran wins over a retry or a release: the task ends cancelled.
+]]
+--- @include "lib/common"
+
+local out = {}
+for i = 3, #ARGV, 6 do
+  local id, token, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local r = load(id)
+  if not r or r[R_state] ~= ST_processing or r[R_leaseToken] ~= token then
+    out[#out + 1] = 'lease_lost'
+  else
+    local attempt = r[R_attempt]
+    if outcome == 'complete' then
+      if ARGV[i + 3] ~= '' then r[R_result] = ARGV[i + 3] end
+      end_task(id, r, ST_completed, nil)
+    elseif outcome == 'fail' then
+      local err = cjson.decode(ARGV[i + 3])
+      err.attempt = attempt
+      err.at = NOW
+      push_error(r, err)
+      local retry_at = NOW + tonumber(ARGV[i + 4])
+      if ARGV[i + 5] == '1' or attempt >= r[R_maxAttempts] then
+        end_task(id, r, ST_dead, nil)
+      elseif r[R_deadline] and retry_at >= r[R_deadline] then
+        end_task(id, r, ST_dead, make_error('deadline_exceeded', 'the next attempt would start after the deadline', attempt))
+      elseif r[R_cancelRequested] then
+        -- A retry would clear the request at its next claim and lose the cancel.
+        end_task(id, r, ST_cancelled, make_error('cancelled', 'cancelled while processing', attempt))
+      else
+        clear_lease(r)
+        make_ready(id, r, retry_at)
+        save(id, r)
+      end
+    elseif outcome == 'release' and r[R_cancelRequested] then
+      end_task(id, r, ST_cancelled, make_error('cancelled', 'cancelled while processing', attempt))
+    elseif outcome == 'release' then
+      clear_lease(r)
+      r[R_workerId] = nil
+      r[R_attempt] = attempt - 1
+      make_ready(id, r, NOW + (tonumber(ARGV[i + 3]) or 0))
+      save(id, r)
+    else
+      end_task(id, r, ST_cancelled, make_error('cancelled', 'cancelled while processing', attempt))
+    end
+    out[#out + 1] = r[R_state]
+  end
+end
+
+return { finish(), out }

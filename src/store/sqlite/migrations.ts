@@ -1,0 +1,162 @@
+import type Database from 'better-sqlite3';
+import { ConveyorError } from '../../errors.js';
+
+/**
+ * Schema migrations, embedded as strings so that the build has nothing to copy into dist/.
+ *
+ * A migration is never edited once released: a schema change is a new entry with the next version.
+ * Each one runs in its own IMMEDIATE transaction together with its row in `schema_migrations`, so a
+ * crash leaves the schema at a version boundary and two processes migrating one file at once queue
+ * on the write lock; the second finds the version recorded and skips it.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    // Column order matters: small, hot columns come first and the large JSON ones last, so that reading
+    // `state` or `run_at` of a task with a big payload never has to follow overflow pages.
+    //
+    // `tasks` keeps its rowid (no WITHOUT ROWID): rows carry payloads of up to 1 MiB, far above the
+    // ~1/20 of a page where the SQLite docs stop recommending WITHOUT ROWID, and the secondary
+    // indexes then hold an 8-byte rowid rather than the text id.
+    //
+    // The partial indexes keep each claim and maintenance scan proportional to the rows it acts on.
+    // Queries that want one repeat its WHERE terms (SQLite only uses a partial index when the query's
+    // WHERE visibly implies the index's) and name it with INDEXED BY: without statistics the planner
+    // prefers the equalities on tasks_list, which scan every task of a queue in a state, and INDEXED BY
+    // turns such a regression into an error at prepare time instead of a slow query.
+    sql: `
+CREATE TABLE tasks (
+  id               TEXT    NOT NULL UNIQUE,
+  queue            TEXT    NOT NULL,
+  type             TEXT    NOT NULL,
+  state            TEXT    NOT NULL CHECK (state IN ('blocked','scheduled','pending','processing','completed','dead','cancelled')),
+  priority         INTEGER NOT NULL,
+  run_at           INTEGER NOT NULL,
+  attempt          INTEGER NOT NULL DEFAULT 0,
+  max_attempts     INTEGER NOT NULL,
+  timeout_ms       INTEGER,
+  deadline         INTEGER,
+  -- How many dependencies have not completed yet; the task leaves 'blocked' when it reaches 0.
+  waiting_on       INTEGER NOT NULL DEFAULT 0,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  created_at       INTEGER NOT NULL,
+  started_at       INTEGER,
+  finished_at      INTEGER,
+  worker_id        TEXT,
+  lease_token      TEXT,
+  lease_expires_at INTEGER,
+  idempotency_key  TEXT,
+  backoff          TEXT    NOT NULL,
+  depends_on       TEXT    NOT NULL DEFAULT '[]',
+  error            TEXT,
+  errors           TEXT    NOT NULL DEFAULT '[]',
+  progress         TEXT,
+  result           TEXT,
+  payload          TEXT    NOT NULL
+);
+
+-- Idempotency: unique within a queue while the task exists (retention frees the key).
+CREATE UNIQUE INDEX tasks_queue_key ON tasks (queue, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- Claim order within a queue: priority first, then FIFO by due time, then id.
+CREATE INDEX tasks_claim ON tasks (queue, priority DESC, run_at, id) WHERE state = 'pending';
+-- Due scheduled tasks (promotion, claim, the next wake-up of a waiter).
+CREATE INDEX tasks_scheduled ON tasks (run_at) WHERE state = 'scheduled';
+-- Expired leases.
+CREATE INDEX tasks_lease ON tasks (lease_expires_at) WHERE state = 'processing';
+-- Passed deadlines of unfinished tasks.
+CREATE INDEX tasks_deadline ON tasks (deadline)
+  WHERE deadline IS NOT NULL AND state IN ('blocked','scheduled','pending','processing');
+-- Retention.
+CREATE INDEX tasks_finished ON tasks (state, finished_at) WHERE finished_at IS NOT NULL;
+-- Listing (newest first) and counting per queue and state.
+CREATE INDEX tasks_list ON tasks (queue, state, id);
+
+-- One row per edge: "task_id waits for depends_on_id". Deleting either task drops the edge.
+CREATE TABLE task_dependencies (
+  task_id       TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+  depends_on_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+  PRIMARY KEY (depends_on_id, task_id)
+) WITHOUT ROWID;
+-- The foreign key from task_id needs it: deleting a task looks up the edges it is the dependent of.
+CREATE INDEX task_dependencies_task ON task_dependencies (task_id);
+
+-- Every queue that ever held a task or was paused.
+CREATE TABLE queues (
+  name   TEXT    NOT NULL PRIMARY KEY,
+  paused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE leaders (
+  name       TEXT    NOT NULL PRIMARY KEY,
+  node_id    TEXT    NOT NULL,
+  token      TEXT    NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
+];
+
+/** The highest schema version this code knows. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+const CREATE_MIGRATIONS_TABLE = `
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    INTEGER NOT NULL PRIMARY KEY,
+  name       TEXT    NOT NULL,
+  applied_at INTEGER NOT NULL
+)`;
+
+function assertOrdered(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) {
+      throw new Error(`migration ${m.name} has version ${m.version}; expected ${i + 1} (versions are 1, 2, 3, … in order)`);
+    }
+  });
+}
+
+/** Applies the migrations the database lacks. Idempotent; safe against a concurrent migrator. */
+export function applyMigrations(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): void {
+  assertOrdered(migrations);
+  const latest = migrations.length;
+
+  db.transaction(() => db.exec(CREATE_MIGRATIONS_TABLE)).immediate();
+
+  const highest = db.prepare<[], number | null>('SELECT MAX(version) FROM schema_migrations').pluck();
+  const isApplied = db.prepare<[number], number>('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
+  const record = db.prepare<[number, string, number]>(
+    'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+  );
+
+  const assertNotTooNew = (): void => {
+    const found = highest.get() ?? 0;
+    if (found > latest) {
+      throw new ConveyorError(
+        'CONVEYOR_STORE_SCHEMA_TOO_NEW',
+        `the SQLite database ${db.name} has schema version ${found}, but this Conveyor knows versions up to ${latest}: ` +
+          'upgrade Conveyor, or point it at another database file',
+        { found, supported: latest, path: db.name },
+      );
+    }
+  };
+
+  const applyOne = db.transaction((m: Migration) => {
+    // Checked again inside the write lock: another process may have applied it meanwhile.
+    assertNotTooNew();
+    if (isApplied.get(m.version) !== undefined) return;
+    db.exec(m.sql);
+    record.run(m.version, m.name, Date.now());
+  });
+
+  assertNotTooNew();
+  for (const m of migrations) {
+    if (isApplied.get(m.version) !== undefined) continue;
+    applyOne.immediate(m);
+  }
+}

@@ -1,0 +1,234 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ClaimedTask, Task } from '../../types.js';
+import type {
+  CancelOutcome,
+  ClaimTasksParams,
+  DeleteFinishedTasksParams,
+  FinishTasksParams,
+  FinishTasksResult,
+  InsertTasksParams,
+  InsertTasksResult,
+  LeaderLease,
+  LeaderParams,
+  ListTasksParams,
+  ListTasksResult,
+  MaintenanceParams,
+  QueueCounts,
+  QueueInfo,
+  ReclaimResult,
+  RenewLeasesParams,
+  RenewLeasesResult,
+  RetryOutcome,
+  Store,
+  StoreCapabilities,
+  WaitForWorkParams,
+} from '../store.js';
+import { applyMigrations } from './migrations.js';
+import { cancelTasks } from './statements/cancel-tasks.js';
+import { claimTasks, probeWork } from './statements/claim-tasks.js';
+import { countTasks } from './statements/count-tasks.js';
+import { deleteFinishedTasks } from './statements/delete-finished-tasks.js';
+import { expireDeadlines } from './statements/expire-deadlines.js';
+import { finishTasks } from './statements/finish-tasks.js';
+import { getTasks } from './statements/get-tasks.js';
+import { insertTasks } from './statements/insert-tasks.js';
+import { acquireLeadership, getLeader, renewLeadership, resignLeadership } from './statements/leadership.js';
+import { listTasks } from './statements/list-tasks.js';
+import type { Db } from './statements/prepared.js';
+import { promoteDueTasks } from './statements/promote-due-tasks.js';
+import { listQueues, setQueuePaused } from './statements/queues.js';
+import { reclaimExpiredLeases } from './statements/reclaim-expired-leases.js';
+import { renewLeases } from './statements/renew-leases.js';
+import { retryTasks } from './statements/retry-tasks.js';
+import { WorkSignal, type WakeNote } from './wake.js';
+
+/** Where standalone mode keeps its database unless told otherwise. */
+export const DEFAULT_SQLITE_PATH = './.conveyor/conveyor.db';
+
+const MEMORY_PATH = ':memory:';
+
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:` for a private database that lives as long as the store. */
+  path: string;
+  /** How long a write waits for another process's write lock before failing. Default 5000. */
+  busyTimeoutMs?: number;
+  /** How often a waiting `waitForWork` looks for commits by other connections. Default 500. */
+  crossProcessPollMs?: number;
+}
+
+type Run = (fn: () => unknown) => unknown;
+
+/**
+ * The embedded store: one better-sqlite3 connection to a WAL database that several processes may
+ * share. Every method is one transaction, run synchronously; writes begin IMMEDIATE so that
+ * concurrent processes queue on the write lock (busy_timeout) instead of failing a lock upgrade.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly capabilities: StoreCapabilities;
+  readonly path: string;
+
+  private readonly busyTimeoutMs: number;
+  private readonly work: WorkSignal;
+  private connection: { db: Db; immediate: Run; deferred: Run } | null = null;
+  private closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    this.path = options.path;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    const inMemory = options.path === MEMORY_PATH;
+    this.capabilities = { crossProcess: !inMemory, blockingWait: false };
+    this.work = new WorkSignal({
+      probe: (queues, now) => this.read((db) => probeWork(db, queues, now)),
+      // Nobody else can write a private in-memory database: nothing to poll for.
+      dataVersion: inMemory ? null : () => this.open().db.pragma('data_version', { simple: true }) as number,
+      crossProcessPollMs: options.crossProcessPollMs ?? 500,
+    });
+  }
+
+  async migrate(): Promise<void> {
+    applyMigrations(this.open().db);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.work.close();
+    const connection = this.connection;
+    this.connection = null;
+    if (connection === null) return;
+    connection.db.close();
+  }
+
+  // ---- hot path ---------------------------------------------------------------------------------
+
+  async insertTasks(p: InsertTasksParams): Promise<InsertTasksResult> {
+    return this.write((db, wakes) => insertTasks(db, p, wakes));
+  }
+
+  async claimTasks(p: ClaimTasksParams): Promise<ClaimedTask[]> {
+    if (p.limit <= 0 || p.queues.length === 0) return [];
+    return this.write((db) => claimTasks(db, p));
+  }
+
+  async renewLeases(p: RenewLeasesParams): Promise<RenewLeasesResult> {
+    return this.write((db) => renewLeases(db, p));
+  }
+
+  async finishTasks(p: FinishTasksParams): Promise<FinishTasksResult> {
+    return this.write((db, wakes) => finishTasks(db, p, wakes));
+  }
+
+  waitForWork(p: WaitForWorkParams): Promise<void> {
+    return this.work.wait(p);
+  }
+
+  // ---- maintenance ------------------------------------------------------------------------------
+
+  async promoteDueTasks(p: MaintenanceParams): Promise<number> {
+    return this.write((db, wakes) => promoteDueTasks(db, p, wakes));
+  }
+
+  async reclaimExpiredLeases(p: MaintenanceParams): Promise<ReclaimResult> {
+    return this.write((db, wakes) => reclaimExpiredLeases(db, p, wakes));
+  }
+
+  async expireDeadlines(p: MaintenanceParams): Promise<string[]> {
+    return this.write((db) => expireDeadlines(db, p));
+  }
+
+  async deleteFinishedTasks(p: DeleteFinishedTasksParams): Promise<number> {
+    return this.write((db) => deleteFinishedTasks(db, p));
+  }
+
+  // ---- administration ---------------------------------------------------------------------------
+
+  async getTasks(p: { ids: string[] }): Promise<(Task | null)[]> {
+    return this.read((db) => getTasks(db, p));
+  }
+
+  async listTasks(p: ListTasksParams): Promise<ListTasksResult> {
+    return this.read((db) => listTasks(db, p));
+  }
+
+  async countTasks(p: { queue?: string }): Promise<QueueCounts[]> {
+    return this.read((db) => countTasks(db, p));
+  }
+
+  async cancelTasks(p: { ids: string[]; now?: number }): Promise<{ id: string; outcome: CancelOutcome }[]> {
+    return this.write((db) => cancelTasks(db, p));
+  }
+
+  async retryTasks(p: { ids: string[]; now?: number }): Promise<{ id: string; outcome: RetryOutcome }[]> {
+    return this.write((db, wakes) => retryTasks(db, p, wakes));
+  }
+
+  async listQueues(): Promise<QueueInfo[]> {
+    return this.read((db) => listQueues(db));
+  }
+
+  async setQueuePaused(p: { queue: string; paused: boolean }): Promise<void> {
+    this.write((db, wakes) => setQueuePaused(db, p, wakes));
+  }
+
+  // ---- leadership -------------------------------------------------------------------------------
+
+  async acquireLeadership(p: LeaderParams & { ttlMs: number }): Promise<LeaderLease | null> {
+    return this.write((db) => acquireLeadership(db, p));
+  }
+
+  async renewLeadership(p: LeaderParams & { token: string; ttlMs: number }): Promise<boolean> {
+    return this.write((db) => renewLeadership(db, p));
+  }
+
+  async resignLeadership(p: LeaderParams & { token: string }): Promise<void> {
+    this.write((db) => resignLeadership(db, p));
+  }
+
+  async getLeader(p: { name: string; now?: number }): Promise<LeaderLease | null> {
+    return this.read((db) => getLeader(db, p));
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------------------
+
+  /** One write transaction; the waiters learn about new work only once it committed. */
+  private write<T>(fn: (db: Db, wakes: WakeNote[]) => T): T {
+    const { db, immediate } = this.open();
+    const wakes: WakeNote[] = [];
+    const result = immediate(() => fn(db, wakes)) as T;
+    this.work.announce(wakes);
+    return result;
+  }
+
+  /** One read transaction: a consistent snapshot across the statements of one method. */
+  private read<T>(fn: (db: Db) => T): T {
+    const { db, deferred } = this.open();
+    return deferred(() => fn(db)) as T;
+  }
+
+  /** Opens the database on first use, creating the file's folder. */
+  private open(): { db: Db; immediate: Run; deferred: Run } {
+    if (this.connection !== null) return this.connection;
+    if (this.closed) throw new Error(`the SQLite store ${this.path} is closed`);
+    if (this.path !== MEMORY_PATH && this.path !== '') mkdirSync(dirname(this.path), { recursive: true });
+    const db = new Database(this.path, { timeout: this.busyTimeoutMs });
+    try {
+      db.pragma('journal_mode = WAL');
+      // With WAL, NORMAL loses nothing on a process crash (only on power loss), at far fewer fsyncs.
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    const transaction = db.transaction((fn: () => unknown) => fn());
+    this.connection = { db, immediate: transaction.immediate, deferred: transaction.deferred };
+    return this.connection;
+  }
+}
+
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}

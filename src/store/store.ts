@@ -1,0 +1,282 @@
+/**
+ * The storage seam. The SQLite and Redis stores implement it side by side and pass one conformance
+ * suite (test/conformance), so a user who moves from one to the other sees the same semantics.
+ *
+ * Rules every implementation keeps:
+ * - Each method is one atomic unit (a better-sqlite3 transaction; a Lua script per queue on Redis).
+ *   Redis keeps every queue in its own hash slot, so a call that spans several queues is a sequence
+ *   of per-queue atomic steps, validated up front so that bad input writes nothing.
+ * - Hot-path methods take arrays, so the worker's completer and lease keeper coalesce writes.
+ * - `now` is optional in every params object. When given (tests, with a fake clock) the store uses
+ *   it; when omitted the store reads its own clock (Redis `TIME` inside the script; `Date.now()` of
+ *   the SQLite process), so that due times and lease expiry are judged on one clock.
+ * - Every write about a running attempt carries the lease token it was claimed with; a stale token is
+ *   reported (`lease_lost`) and changes nothing.
+ * - Inputs are already validated and normalised (src/schemas.ts); the stores still refuse names
+ *   that could reach a key pattern unchecked.
+ *
+ * Not a public API: it may change between minor versions. Do not implement it outside this package.
+ */
+import type { BackoffPolicy, ClaimedTask, FinishedState, JsonValue, Task, TaskError, TaskState } from '../types.js';
+
+export type StoreKind = 'sqlite' | 'redis';
+
+export interface StoreCapabilities {
+  /** Several processes can share the store (a SQLite file, a Redis server). */
+  crossProcess: boolean;
+  /** `waitForWork` blocks inside the store (Redis BZPOPMIN) rather than on in-process wake-ups. */
+  blockingWait: boolean;
+}
+
+/** A task as the client hands it to the store: validated, defaults applied, id already chosen. */
+export interface NewTask {
+  id: string;
+  queue: string;
+  type: string;
+  payload: JsonValue;
+  priority: number;
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  timeoutMs: number | null;
+  deadline: number | null;
+  /** Due time; absent = now (+ `delayMs`). A due time after now makes the task `scheduled`. */
+  runAt?: number;
+  /** Without `runAt`: due this long after the store's now, so a delay is judged on the store's clock. */
+  delayMs?: number;
+  /** Ids of tasks that must complete first; they must exist or come earlier in the same batch. */
+  dependsOn: string[];
+  key: string | null;
+}
+
+interface Timed {
+  /** Epoch ms; omitted = the store's own clock. */
+  now?: number;
+}
+
+/** Names one attempt of one task: the fencing triple. */
+export interface LeaseRef {
+  id: string;
+  queue: string;
+  token: string;
+}
+
+export interface InsertTasksParams extends Timed {
+  tasks: NewTask[];
+}
+export interface InsertTasksResult {
+  /** In input order. `created: false` = a task with the same (queue, key) existed; it is returned. */
+  items: { task: Task; created: boolean }[];
+}
+
+export interface ClaimTasksParams extends Timed {
+  /** Queues to take from, in order of preference. */
+  queues: string[];
+  workerId: string;
+  /** At most this many tasks in all. */
+  limit: number;
+  leaseMs: number;
+}
+
+export interface RenewLeasesParams extends Timed {
+  leases: LeaseRef[];
+  leaseMs: number;
+}
+export interface RenewLeasesResult {
+  renewed: { id: string; leaseExpiresAt: number }[];
+  /** Not `processing` under this token any more: the worker must abort and write nothing. */
+  lost: string[];
+  /** Renewed, but a cancel was asked for: the worker aborts the handler with `cancelled`. */
+  cancelRequested: string[];
+}
+
+/** The error a worker reports for a failed attempt. */
+export interface AttemptError {
+  reason: TaskError['reason'];
+  message: string;
+  name?: string;
+  stack?: string;
+}
+
+export type FinishItem =
+  | (LeaseRef & { outcome: 'complete'; result: JsonValue | null })
+  | (LeaseRef & {
+      outcome: 'fail';
+      error: AttemptError;
+      /** From the task's retry policy (src/retry). Ignored when no attempt is left or `permanent`. */
+      retryDelayMs: number;
+      /** Skip the remaining retries. */
+      permanent?: boolean;
+    })
+  /** Give the task back without spending an attempt (shutdown, work stealing). */
+  | (LeaseRef & { outcome: 'release'; delayMs?: number })
+  /** The handler stopped because a cancel was asked for: the task ends `cancelled`. */
+  | (LeaseRef & { outcome: 'cancel' });
+
+export type FinishOutcome = 'completed' | 'scheduled' | 'pending' | 'dead' | 'cancelled' | 'lease_lost';
+
+export interface FinishTasksParams extends Timed {
+  items: FinishItem[];
+}
+export interface FinishTasksResult {
+  /** In input order: the state the task went to, or `lease_lost` when the token was refused. */
+  items: { id: string; outcome: FinishOutcome }[];
+}
+
+export interface WaitForWorkParams {
+  queues: string[];
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface MaintenanceParams extends Timed {
+  /** At most this many tasks per call (per queue on Redis); call again while the result is full. */
+  limit: number;
+}
+
+export interface ReclaimResult {
+  /** Back to `pending`: an attempt was spent and another is left. */
+  retried: string[];
+  /** No attempt left: `dead` with reason `lease_expired`. */
+  dead: string[];
+  /** A cancel had been asked for: `cancelled`. */
+  cancelled: string[];
+}
+
+export type CancelOutcome = 'cancelled' | 'cancel_requested' | 'not_found' | 'already_finished';
+export type RetryOutcome = 'retried' | 'not_found' | 'not_retryable';
+
+export interface ListTasksParams {
+  queue?: string;
+  state?: TaskState;
+  type?: string;
+  /** 1–1000. */
+  limit: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string | null;
+}
+export interface ListTasksResult {
+  /**
+   * Newest first: by id (ids are time-ordered) for tasks that arrived in id order. Redis lists a
+   * queue's tasks in arrival order, so ids minted before others but inserted after them (concurrent
+   * producers) may interleave. A page may be shorter than `limit`; follow `nextCursor`.
+   */
+  tasks: Task[];
+  /** Null when there is nothing more. */
+  nextCursor: string | null;
+}
+
+export interface QueueCounts {
+  queue: string;
+  counts: Record<TaskState, number>;
+}
+
+export interface QueueInfo {
+  name: string;
+  paused: boolean;
+}
+
+export interface DeleteFinishedTasksParams extends Timed {
+  queue?: string;
+  state: FinishedState;
+  /** Delete tasks of that state finished at or before `now - olderThanMs`. */
+  olderThanMs: number;
+  limit: number;
+}
+
+export interface LeaderParams extends Timed {
+  /** The lease's name, so several duties could be led apart; the coordinator uses `coordinator`. */
+  name: string;
+  nodeId: string;
+}
+export interface LeaderLease {
+  nodeId: string;
+  token: string;
+  expiresAt: number;
+}
+
+export interface Store {
+  readonly kind: StoreKind;
+  readonly capabilities: StoreCapabilities;
+
+  /** Creates or upgrades the schema (SQLite) or loads the scripts (Redis). Idempotent. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // ---- hot path -------------------------------------------------------------------------------
+
+  /**
+   * Inserts tasks. A repeated (queue, key) returns the existing task. A task with unfinished
+   * dependencies is `blocked`; with a due time after now, `scheduled`; else `pending`. A task whose
+   * dependency is already dead or cancelled is inserted `cancelled` (reason `dependency_failed`).
+   * An unknown dependency id rejects the call with CONVEYOR_DEPENDENCY_NOT_FOUND and writes nothing.
+   */
+  insertTasks(p: InsertTasksParams): Promise<InsertTasksResult>;
+
+  /**
+   * Leases up to `limit` due tasks: priority first, then FIFO within a level: by due time, then id,
+   * on SQLite; by the order tasks became ready on Redis (the same, unless a delayed task came due
+   * while nobody claimed or promoted). Paused queues yield nothing. Due `scheduled` tasks are claimable without waiting for
+   * `promoteDueTasks`. A task whose deadline has passed is never handed out: it goes `dead`.
+   * Each claim spends an attempt (`attempt + 1`) and gets a fresh lease token.
+   */
+  claimTasks(p: ClaimTasksParams): Promise<ClaimedTask[]>;
+
+  /** Extends the leases still held under their token; reports lost ones and cancel requests. */
+  renewLeases(p: RenewLeasesParams): Promise<RenewLeasesResult>;
+
+  /**
+   * Records outcomes. `complete` stores the result and unblocks dependents whose last dependency
+   * it was. `fail` keeps the error (bounded history) and schedules a retry after `retryDelayMs`
+   * while attempts are left and the retry would land before the deadline; else the task is `dead`
+   * (reason kept; `deadline_exceeded` when the deadline stopped it). `release` returns the task
+   * to the queue without spending the attempt. A dead or cancelled task cancels its dependents,
+   * transitively, with reason `dependency_failed`.
+   */
+  finishTasks(p: FinishTasksParams): Promise<FinishTasksResult>;
+
+  /**
+   * Resolves when work may be available in one of `queues` (an insert, a retry or a delayed task
+   * coming due), when `timeoutMs` passes, or when `signal` aborts. Never rejects on abort. It is a
+   * hint: the caller claims afterwards and may find nothing.
+   */
+  waitForWork(p: WaitForWorkParams): Promise<void>;
+
+  // ---- maintenance (the leader runs these) ---------------------------------------------------------
+
+  /** Moves due `scheduled` tasks to `pending`. Returns how many moved. */
+  promoteDueTasks(p: MaintenanceParams): Promise<number>;
+  /** Takes back tasks whose lease expired; the lost attempt stays spent. */
+  reclaimExpiredLeases(p: MaintenanceParams): Promise<ReclaimResult>;
+  /** Unfinished tasks past their deadline go `dead` with reason `deadline_exceeded`. Returns their ids. */
+  expireDeadlines(p: MaintenanceParams): Promise<string[]>;
+  /** Retention: deletes finished tasks (and their idempotency keys). Returns how many. */
+  deleteFinishedTasks(p: DeleteFinishedTasksParams): Promise<number>;
+
+  // ---- administration ------------------------------------------------------------------------------
+
+  getTasks(p: { ids: string[] }): Promise<(Task | null)[]>;
+  listTasks(p: ListTasksParams): Promise<ListTasksResult>;
+  /** Counts per queue and state; every state is present (0 when none). */
+  countTasks(p: { queue?: string }): Promise<QueueCounts[]>;
+  /**
+   * `blocked`/`scheduled`/`pending` → `cancelled` (dependents cancelled too); `processing` → a
+   * cancel request that `renewLeases` reports to the worker. In input order.
+   */
+  cancelTasks(p: { ids: string[] } & Timed): Promise<{ id: string; outcome: CancelOutcome }[]>;
+  /** `dead` or `cancelled` → `pending` with a fresh set of attempts; the error history is kept. */
+  retryTasks(p: { ids: string[] } & Timed): Promise<{ id: string; outcome: RetryOutcome }[]>;
+  /** Every queue that ever held a task or was paused. */
+  listQueues(): Promise<QueueInfo[]>;
+  setQueuePaused(p: { queue: string; paused: boolean }): Promise<void>;
+
+  // ---- leadership -----------------------------------------------------------------------------------
+
+  /** Takes the lease when it is free or expired (or already ours); else returns null. */
+  acquireLeadership(p: LeaderParams & { ttlMs: number }): Promise<LeaderLease | null>;
+  /** Extends our lease; false when it was lost (expired and taken, or resigned). */
+  renewLeadership(p: LeaderParams & { token: string; ttlMs: number }): Promise<boolean>;
+  /** Gives the lease up if we still hold it under `token`. */
+  resignLeadership(p: LeaderParams & { token: string }): Promise<void>;
+  /** The current holder, or null when nobody holds an unexpired lease. */
+  getLeader(p: { name: string } & Timed): Promise<LeaderLease | null>;
+}
