@@ -342,9 +342,9 @@ export type SubmitTaskInput = z.output<typeof submitTaskSchema>;
 /**
  * A parsed submit as the store's NewTask: a fresh id, `maxAttempts = retries + 1`, and either an
  * absolute `runAt` or a `delayMs` that the store adds to its own clock (the brief: due times are
- * judged on one clock, the store's). `now` only checks the deadline against an explicit runAt.
+ * judged on one clock, the store's).
  */
-export function toNewTask(input: SubmitTaskInput, now: number): NewTask {
+export function toNewTask(input: SubmitTaskInput): NewTask {
   const task: NewTask = {
     id: newTaskId(),
     queue: input.queue,
@@ -372,7 +372,7 @@ export function toNewTask(input: SubmitTaskInput, now: number): NewTask {
 export function parseSubmitTask(input: unknown, now: number, schema: SubmitTaskSchema = submitTaskSchema): NewTask {
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw validationError('invalid task', parsed.error);
-  const task = toNewTask(parsed.data, now);
+  const task = toNewTask(parsed.data);
   // A deadline at or before an explicit due time can never be met. Without a delay or runAt the
   // task is due now, and a deadline already past is the store's to judge on its own clock (the
   // task dies with `deadline_exceeded`), so that case is not refused here.

@@ -120,7 +120,7 @@ describe('parseSubmitTask: defaults', () => {
     const priority: number = parsed.priority;
     expect(priority).toBe(8);
     expect(parsed).toMatchObject({ priority: 8, delayMs: 60_000, runAt: null, deadline: NOW, payload: { a: [1] } });
-    const task = toNewTask(parsed, NOW);
+    const task = toNewTask(parsed);
     // The store adds the delay to its own clock.
     expect(task).toMatchObject({ delayMs: 60_000 });
     expect(task.runAt).toBeUndefined();
