@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isConveyorError } from '../../src/errors.js';
 import { applyMigrations, LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from '../../src/store/sqlite/migrations.js';
 import { createSqliteStore, DEFAULT_SQLITE_PATH, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -343,16 +343,31 @@ describe('waitForWork on in-process wake-ups', () => {
   });
 
   it('leaves no timer behind once a wait ends', async () => {
-    const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-    const store = await open(join(dir, 'timers.db'), { crossProcessPollMs: 20 });
-    const before = timers();
-    const controller = new AbortController();
-    const waiting = store.waitForWork({ queues: ['default'], timeoutMs: 20_000, signal: controller.signal });
-    await sleep(60);
-    expect(timers()).toBeGreaterThan(before);
-    controller.abort();
-    await waiting;
-    // Process-wide count: another test's timer may end meanwhile, never may one of ours remain.
-    expect(timers()).toBeLessThanOrEqual(before);
+    // Track the timers this wait creates rather than counting the process's, which other tests'
+    // timers make flaky.
+    const created = new Set<unknown>();
+    const cleared = new Set<unknown>();
+    const spies = [
+      vi.spyOn(globalThis, 'setTimeout'),
+      vi.spyOn(globalThis, 'setInterval'),
+      vi.spyOn(globalThis, 'clearTimeout'),
+      vi.spyOn(globalThis, 'clearInterval'),
+    ];
+    try {
+      const store = await open(join(dir, 'timers.db'), { crossProcessPollMs: 20 });
+      const controller = new AbortController();
+      const waiting = store.waitForWork({ queues: ['default'], timeoutMs: 20_000, signal: controller.signal });
+      await sleep(60);
+      controller.abort();
+      await waiting;
+      for (const spy of spies.slice(0, 2)) for (const result of spy.mock.results) created.add(result.value);
+      for (const spy of spies.slice(2)) for (const call of spy.mock.calls) cleared.add(call[0]);
+      // The wait's timeout and the data_version poll at least.
+      expect(created.size).toBeGreaterThanOrEqual(2);
+      const leftOver = [...created].filter((timer) => !cleared.has(timer) && (timer as { _destroyed?: boolean })._destroyed !== true);
+      expect(leftOver).toEqual([]);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 });
