@@ -11,6 +11,7 @@ import { QUEUE_KEY_NAMES, RedisKeys } from '../../src/store/redis/keys.js';
 import { createRedisStore, type RedisStore } from '../../src/store/redis/redis-store.js';
 import { QUEUE_SCRIPTS, SINGLE_KEY_SCRIPTS } from '../../src/store/redis/scripts.js';
 import { newTask } from '../helpers/factories.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 
 const SCRIPTS_DIR = new URL('../../src/store/redis/scripts/', import.meta.url);
 
@@ -69,9 +70,20 @@ describe('redis key layout', () => {
   });
 
   it('keeps a waiting task with a 100-byte payload under BullMQ’s ~680 bytes', async () => {
-    const prefix = `t${randomUUID().slice(0, 8)}`;
-    store = createRedisStore({ url: inject('redisUrl'), prefix });
-    admin = new Redis(inject('redisUrl'));
+    // A server of its own: other test files free memory on the shared one while this measures.
+    const server = await startRedisServer();
+    try {
+      await measureWaitingTaskBytes(server.url);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+});
+
+async function measureWaitingTaskBytes(url: string): Promise<void> {
+  const store = createRedisStore({ url, prefix: 'mem' });
+  const admin = new Redis(url);
+  try {
     await store.migrate();
     const count = 10_000;
     const payload = { data: 'x'.repeat(89) }; // JSON.stringify → 100 bytes
@@ -82,13 +94,15 @@ describe('redis key layout', () => {
     for (let i = 0; i < count; i += 1000) {
       await store.insertTasks({ tasks: Array.from({ length: 1000 }, () => newTask({ queue: 'mem', payload })) });
     }
-    const perTask = (await usedMemory(admin)) - before;
-    const bytes = perTask / count;
+    const bytes = ((await usedMemory(admin)) - before) / count;
     console.log(`redis memory per waiting task (100-byte payload): ${bytes.toFixed(0)} bytes`);
     expect(bytes).toBeGreaterThan(100);
     expect(bytes).toBeLessThan(680);
-  });
-});
+  } finally {
+    await store.close();
+    admin.disconnect();
+  }
+}
 
 describe('redis scripts', () => {
   it('has one script file per operation, each opening with a header that documents KEYS, ARGV and returns', () => {
