@@ -26,6 +26,8 @@ describe('redis key layout', () => {
     }
     await store?.close();
     admin?.disconnect();
+    store = undefined;
+    admin = undefined;
   });
 
   it('builds every key of a queue in that queue’s slot, and different queues in their own tags', () => {
