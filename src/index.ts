@@ -60,6 +60,7 @@ export type {
   FinishOutcome,
   FinishTasksParams,
   FinishTasksResult,
+  HeartbeatParams,
   InsertTasksParams,
   InsertTasksResult,
   LeaderLease,
@@ -75,9 +76,33 @@ export type {
   RenewLeasesParams,
   RenewLeasesResult,
   RetryOutcome,
+  StartTasksParams,
+  StartTasksResult,
+  StealTasksParams,
   Store,
   StoreCapabilities,
   StoreKind,
   WaitForWorkParams,
+  WorkerInfo,
 } from './store/store.js';
 export { DEFAULT_STORE_URL, openStore } from './store/open-store.js';
+export {
+  createWorker,
+  DEFAULT_LEASE_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  Worker,
+  type WorkerOptions,
+  type WorkerState,
+} from './worker/worker.js';
+export {
+  defineHandlers,
+  isPermanentError,
+  PermanentError,
+  silentLogger,
+  type Handler,
+  type HandlerAbortReason,
+  type HandlerContext,
+  type Handlers,
+  type Logger,
+} from './worker/handlers.js';
+export { parseConcurrency, type ConcurrencyRange } from './worker/concurrency.js';

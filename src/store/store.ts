@@ -74,11 +74,60 @@ export interface ClaimTasksParams extends Timed {
   workerId: string;
   /** At most this many tasks in all. */
   limit: number;
+  /**
+   * Of the claimed tasks, at most this many start now (`startedAt` = now); the rest are prefetched:
+   * leased but not started, so they must be confirmed by `startTasks` before they run, and an idle
+   * worker may take them with `stealTasks`. Absent = all start.
+   */
+  startLimit?: number;
   leaseMs: number;
 }
 
-export interface RenewLeasesParams extends Timed {
+export interface StartTasksParams extends Timed {
   leases: LeaseRef[];
+}
+export interface StartTasksResult {
+  /** Still held under their token: `startedAt` = now; the worker runs them. */
+  started: string[];
+  /** Taken by another worker, reclaimed, expired or finished: the worker must not run them. */
+  lost: string[];
+  /** Started, but a cancel was asked for: the worker finishes them with outcome `cancel`. */
+  cancelRequested: string[];
+}
+
+export interface StealTasksParams extends Timed {
+  queues: string[];
+  /** The thief: it gets the tasks, with fresh lease tokens. */
+  workerId: string;
+  limit: number;
+  leaseMs: number;
+}
+
+/** What a worker tells the registry about itself with each heartbeat. */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  types: string[];
+  /** Current pool size and its bounds. */
+  concurrency: { min: number; max: number; current: number };
+  /** Tasks being run now. */
+  running: number;
+  startedAt: number;
+  lastHeartbeatAt: number;
+}
+
+export interface HeartbeatParams extends Timed {
+  /** `lastHeartbeatAt` is set by the store to its now. */
+  worker: Omit<WorkerInfo, 'lastHeartbeatAt'>;
+  /** The entry expires (is no longer listed) this long after the heartbeat. */
+  ttlMs: number;
+}
+
+export interface RenewLeasesParams extends Timed {
+  /** `progress`, when given, is stored on the task (fenced like the renewal). */
+  leases: (LeaseRef & { progress?: JsonValue })[];
   leaseMs: number;
 }
 export interface RenewLeasesResult {
@@ -224,6 +273,17 @@ export interface Store {
   /** Extends the leases still held under their token; reports lost ones and cancel requests. */
   renewLeases(p: RenewLeasesParams): Promise<RenewLeasesResult>;
 
+  /** Confirms prefetched tasks before they run (see `ClaimTasksParams.startLimit`). */
+  startTasks(p: StartTasksParams): Promise<StartTasksResult>;
+
+  /**
+   * Work stealing: leases to `workerId` up to `limit` prefetched, not yet started tasks that other
+   * workers hold in `queues`, oldest claim first. They start at once (`startedAt` = now) under a
+   * fresh token; the attempt spent at the first claim stays the same attempt. The former holder's
+   * `startTasks`, `renewLeases` and `finishTasks` then report them lost.
+   */
+  stealTasks(p: StealTasksParams): Promise<ClaimedTask[]>;
+
   /**
    * Records outcomes. `complete` stores the result and unblocks dependents whose last dependency
    * it was. `fail` keeps the error (bounded history) and schedules a retry after `retryDelayMs`
@@ -268,6 +328,17 @@ export interface Store {
   /** Every queue that ever held a task or was paused. */
   listQueues(): Promise<QueueInfo[]>;
   setQueuePaused(p: { queue: string; paused: boolean }): Promise<void>;
+
+  // ---- worker registry ---------------------------------------------------------------------------
+
+  /** Registers or refreshes a worker; its entry is listed until `ttlMs` after this heartbeat. */
+  recordWorkerHeartbeat(p: HeartbeatParams): Promise<void>;
+  /** Deregisters a worker (graceful shutdown). */
+  removeWorker(p: { id: string }): Promise<void>;
+  /** Workers whose last heartbeat has not expired, by id. */
+  listWorkers(p: Timed): Promise<WorkerInfo[]>;
+  /** Deletes expired entries (the leader's housekeeping). Returns how many. */
+  deleteStaleWorkers(p: Timed & { limit: number }): Promise<number>;
 
   // ---- leadership -----------------------------------------------------------------------------------
 

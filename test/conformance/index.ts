@@ -15,10 +15,12 @@ import { insertAndIdempotencyTests } from './insert-and-idempotency.js';
 import { leadershipTests } from './leadership.js';
 import { leaseAndFencingTests } from './leases-and-fencing.js';
 import { listAndCountTests } from './list-and-count.js';
+import { prefetchAndStealingTests } from './prefetch-and-stealing.js';
 import { queueAndPauseTests } from './queues-and-pause.js';
 import { retentionTests } from './retention.js';
 import { schedulingAndPromotionTests } from './scheduling-and-promotion.js';
 import { waitForWorkTests } from './wait-for-work.js';
+import { workerRegistryTests } from './worker-registry.js';
 
 export type { StoreHarness } from './harness.js';
 
@@ -33,6 +35,7 @@ const AREAS: [title: string, area: ConformanceArea][] = [
   ['insert and idempotency', insertAndIdempotencyTests],
   ['claim order', claimOrderTests],
   ['leases and fencing', leaseAndFencingTests],
+  ['prefetch and stealing', prefetchAndStealingTests],
   ['finish and retries', finishAndRetryTests],
   ['scheduling and promotion', schedulingAndPromotionTests],
   ['dependencies', dependencyTests],
@@ -43,6 +46,7 @@ const AREAS: [title: string, area: ConformanceArea][] = [
   ['retention', retentionTests],
   ['leadership', leadershipTests],
   ['waitForWork', waitForWorkTests],
+  ['worker registry', workerRegistryTests],
 ];
 
 export function describeStoreConformance(name: string, open: () => Promise<StoreHarness>, known: KnownDifference[] = []): void {

@@ -1,9 +1,9 @@
 import { expect } from 'vitest';
 import { newTaskId } from '../../src/ids.js';
-import type { LeaseRef } from '../../src/store/store.js';
+import type { LeaseRef, RenewLeasesParams } from '../../src/store/store.js';
 import { claimOne, complete, fail, finishOne, getTask, insertOne, LEASE_MS, leaseOf, type ConformanceArea, type StoreHarness } from './harness.js';
 
-async function renew(h: StoreHarness, leases: LeaseRef[], leaseMs = LEASE_MS) {
+async function renew(h: StoreHarness, leases: RenewLeasesParams['leases'], leaseMs = LEASE_MS) {
   return h.store.renewLeases({ leases, leaseMs, now: h.clock.now() });
 }
 
@@ -99,6 +99,38 @@ export const leaseAndFencingTests: ConformanceArea = (setup, test) => {
     expect(renewal.cancelRequested).toEqual([claimed.id]);
     expect(renewal.renewed.map((r) => r.id)).toEqual([claimed.id]);
     expect(renewal.lost).toEqual([]);
+  });
+
+  test('renewLeases stores progress sent with a held lease, and ignores it for a lost one', async () => {
+    const h = await setup();
+    const task = await insertOne(h);
+    const held = await claimOne(h, { expectedId: task.id });
+    const other = await insertOne(h);
+    const stale = await claimOne(h, { expectedId: other.id, leaseMs: 1_000 });
+    h.clock.advance(1_001);
+    expect((await reclaim(h)).retried).toEqual([other.id]);
+    const current = await claimOne(h, { workerId: 'worker-2', expectedId: other.id });
+
+    const renewal = await renew(h, [
+      { ...leaseOf(held), progress: { done: 3, of: 10 } },
+      { ...leaseOf(stale), progress: 'stale progress' },
+    ]);
+    expect(renewal.renewed.map((r) => r.id)).toEqual([held.id]);
+    expect(renewal.lost).toEqual([other.id]);
+    expect((await getTask(h, held.id)).progress).toEqual({ done: 3, of: 10 });
+    expect((await getTask(h, other.id)).progress).toBeNull();
+
+    // A renewal without progress keeps what was stored; a later one replaces it.
+    expect((await renew(h, [leaseOf(held), leaseOf(current)])).renewed).toHaveLength(2);
+    expect((await getTask(h, held.id)).progress).toEqual({ done: 3, of: 10 });
+    expect((await getTask(h, other.id)).progress).toBeNull();
+    await renew(h, [{ ...leaseOf(held), progress: [7, 'of', 10] }]);
+    expect((await getTask(h, held.id)).progress).toEqual([7, 'of', 10]);
+
+    // Nor does a lease that ended with its attempt take progress.
+    expect(await complete(h, leaseOf(held), 'done')).toBe('completed');
+    expect((await renew(h, [{ ...leaseOf(held), progress: 'late' }])).lost).toEqual([held.id]);
+    expect(await getTask(h, held.id)).toMatchObject({ state: 'completed', progress: [7, 'of', 10] });
   });
 
   test('reclaimExpiredLeases returns an expired task to pending with a lease_expired error, its attempt spent', async () => {

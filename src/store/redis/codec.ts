@@ -1,5 +1,6 @@
 import { DEFAULT_BACKOFF } from '../../retry/retry-policy.js';
 import type { BackoffKind, BackoffPolicy, ClaimedTask, JsonValue, Task, TaskError, TaskState } from '../../types.js';
+import type { NewTask } from '../store.js';
 
 /**
  * How a task is stored: one MessagePack record (a sequence of values, packed by Lua's cmsgpack) per
@@ -58,7 +59,7 @@ export const STATE_CODES: Record<TaskState, string> = {
   cancelled: 'x',
 };
 
-const STATE_BY_CODE = new Map(Object.entries(STATE_CODES).map(([state, code]) => [code, state as TaskState]));
+export const STATE_BY_CODE = new Map(Object.entries(STATE_CODES).map(([state, code]) => [code, state as TaskState]));
 const FIELD_INDEX = Object.fromEntries(RECORD_FIELDS.map((name, i) => [name, i + 1])) as Record<RecordField, number>;
 
 const BACKOFF_KINDS: Record<string, BackoffKind> = { f: 'fixed', e: 'exponential', l: 'linear' };
@@ -90,7 +91,8 @@ export function stateCode(state: TaskState): string {
   return STATE_CODES[state];
 }
 
-type Wire = readonly (string | number | null)[];
+/** A task as the scripts reply with it: `[id, field 1, …, field N]`, null for empty fields. */
+export type Wire = readonly (string | number | null)[];
 
 function field(wire: Wire, name: RecordField): string | number | null {
   return wire[FIELD_INDEX[name]] ?? null;
@@ -162,4 +164,36 @@ export function recordLuaHeader(): string {
   const names = Object.entries(STATE_CODES).map(([state, code]) => `${code} = '${state}'`);
   lines.push(`local STATE_NAME = { ${names.join(', ')} }`);
   return lines.join('\n');
+}
+
+/** A freshly inserted task, completed from what insertTasks.lua reported: state, runAt, createdAt, error, finishedAt. */
+export function newTaskAsStored(task: NewTask, reply: (string | number | null)[]): Task {
+  const [, , state, runAt, createdAt, error, finishedAt] = reply;
+  const lastError = error ? (JSON.parse(String(error)) as TaskError) : null;
+  return {
+    id: task.id,
+    queue: task.queue,
+    type: task.type,
+    payload: task.payload ?? null,
+    priority: task.priority,
+    state: STATE_BY_CODE.get(String(state))!,
+    attempt: 0,
+    maxAttempts: task.maxAttempts,
+    backoff: task.backoff,
+    timeoutMs: task.timeoutMs,
+    deadline: task.deadline,
+    runAt: Number(runAt),
+    dependsOn: task.dependsOn,
+    key: task.key,
+    result: null,
+    error: lastError,
+    errors: lastError ? [lastError] : [],
+    progress: null,
+    createdAt: Number(createdAt),
+    startedAt: null,
+    finishedAt: finishedAt === null || finishedAt === undefined ? null : Number(finishedAt),
+    workerId: null,
+    leaseExpiresAt: null,
+    cancelRequested: false,
+  };
 }

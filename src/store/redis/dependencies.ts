@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { groupByQueue } from './grouping.js';
 import type { RedisKeys } from './keys.js';
 import { runScript } from './scripts.js';
 
@@ -58,13 +59,7 @@ export class DependencyRelay {
       const outboxKey = this.keys.queueKey(queue, 'outbox');
       const raw = (await this.redis.lrange(outboxKey, 0, OUTBOX_PAGE - 1)) as string[];
       if (raw.length === 0) continue;
-      const entries = raw.map(parseEntry);
-      const byTarget = new Map<string, OutboxEntry[]>();
-      for (const entry of entries) {
-        const list = byTarget.get(entry.queue) ?? [];
-        list.push(entry);
-        byTarget.set(entry.queue, list);
-      }
+      const byTarget = groupByQueue(raw.map(parseEntry));
       const settled: OutboxEntry[] = [];
       const clock = now ?? Date.now();
       for (const [target, list] of byTarget) {
@@ -94,14 +89,8 @@ export class DependencyRelay {
    * dependency's standing: linked | completed | dead | cancelled | missing.
    */
   async link(edges: { dependencyId: string; dependencyQueue: string; dependentQueue: string; dependentId: string }[], now: number | undefined): Promise<Map<string, string>> {
-    const byQueue = new Map<string, typeof edges>();
-    for (const edge of edges) {
-      const list = byQueue.get(edge.dependencyQueue) ?? [];
-      list.push(edge);
-      byQueue.set(edge.dependencyQueue, list);
-    }
     const standing = new Map<string, string>();
-    for (const [queue, list] of byQueue) {
+    for (const [queue, list] of groupByQueue(edges.map((edge) => ({ ...edge, queue: edge.dependencyQueue })))) {
       const args: (string | number)[] = [now ?? '', queue];
       for (const edge of list) args.push(edge.dependencyId, `${edge.dependentQueue}|${edge.dependentId}`);
       const statuses = (await runScript(this.redis, 'linkDependencies', this.keys.queueKeys(queue), args)) as string[];

@@ -25,6 +25,8 @@ export const QUEUE_KEY_NAMES = [
   'scheduled',
   /** zset by lease expiry */
   'processing',
+  /** zset by claim time: processing tasks claimed as prefetch and not started yet (stealable) */
+  'prefetched',
   /** zset by createdAt: tasks waiting on dependencies */
   'blocked',
   /** zsets by finishedAt: retention deletes by score */
@@ -63,6 +65,11 @@ export class RedisKeys {
       );
     }
     this.prefix = prefix;
+  }
+
+  /** Hash: worker id → JSON WorkerInfo with its expiry (`expiresAt`). */
+  workers(): string {
+    return `${this.prefix}:workers`;
   }
 
   /** Set of every queue name that ever held a task or was paused. */

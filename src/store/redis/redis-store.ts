@@ -4,8 +4,6 @@ import { ConveyorError } from '../../errors.js';
 import { assertQueueName } from '../../names.js';
 import { TASK_STATES, type ClaimedTask, type Task, type TaskError, type TaskState } from '../../types.js';
 
-const STATE_BY_CODE = new Map(Object.entries(STATE_CODES).map(([state, code]) => [code, state as TaskState]));
-type Wire = (string | number | null)[];
 import type {
   CancelOutcome,
   ClaimTasksParams,
@@ -13,6 +11,7 @@ import type {
   FinishOutcome,
   FinishTasksParams,
   FinishTasksResult,
+  HeartbeatParams,
   InsertTasksParams,
   InsertTasksResult,
   LeaderLease,
@@ -20,24 +19,29 @@ import type {
   ListTasksParams,
   ListTasksResult,
   MaintenanceParams,
-  NewTask,
   QueueCounts,
   QueueInfo,
   ReclaimResult,
   RenewLeasesParams,
   RenewLeasesResult,
   RetryOutcome,
+  StartTasksParams,
+  StartTasksResult,
+  StealTasksParams,
   Store,
   StoreCapabilities,
   WaitForWorkParams,
+  WorkerInfo,
 } from '../store.js';
 import { BlockingWaiter } from './blocking-wait.js';
-import { decodeClaimedTask, decodeTask, encodeBackoff, STATE_CODES } from './codec.js';
+import { decodeClaimedTask, decodeTask, encodeBackoff, newTaskAsStored, STATE_BY_CODE, STATE_CODES, type Wire } from './codec.js';
+import { groupByQueue, groupIdsByQueue, runsByQueue } from './grouping.js';
 import { DependencyRelay } from './dependencies.js';
 import { RedisKeys } from './keys.js';
 import { listTasksAcrossQueues, type QueueListPage } from './list-tasks.js';
 import { defineScripts, runScript, type QueueScript } from './scripts.js';
 import { TaskLocator } from './task-locator.js';
+import { WorkerRegistry } from './worker-registry.js';
 
 export interface RedisStoreOptions {
   /** `redis://…` or `rediss://…`; ignored when `redis` is given. */
@@ -67,6 +71,7 @@ export class RedisStore implements Store {
   readonly #waiter: BlockingWaiter;
   readonly #relay: DependencyRelay;
   readonly #locator: TaskLocator;
+  readonly #registry: WorkerRegistry;
   /** Queues this process already registered in the queue set. */
   readonly #registered = new Set<string>();
   #closed = false;
@@ -79,6 +84,7 @@ export class RedisStore implements Store {
     this.#waiter = new BlockingWaiter(this.redis);
     this.#relay = new DependencyRelay(this.redis, this.keys);
     this.#locator = new TaskLocator(this.redis, this.keys);
+    this.#registry = new WorkerRegistry(this.redis, this.keys.workers(), () => this.#serverTime());
   }
 
   async migrate(): Promise<void> {
@@ -179,6 +185,7 @@ export class RedisStore implements Store {
   async claimTasks(p: ClaimTasksParams): Promise<ClaimedTask[]> {
     const claimed: ClaimedTask[] = [];
     const tokenPrefix = randomBytes(9).toString('base64url');
+    const startLimit = p.startLimit ?? p.limit;
     for (const queue of p.queues) {
       const want = p.limit - claimed.length;
       if (want <= 0) break;
@@ -190,6 +197,7 @@ export class RedisStore implements Store {
         p.workerId,
         `${tokenPrefix}${claimed.length}`,
         Math.max(CLAIM_PROMOTE_LIMIT, want),
+        Math.max(0, startLimit - claimed.length),
       ])) as [number, Wire[]];
       for (const wire of replies) {
         const task = decodeClaimedTask(queue, wire);
@@ -205,7 +213,7 @@ export class RedisStore implements Store {
     const result: RenewLeasesResult = { renewed: [], lost: [], cancelRequested: [] };
     for (const [queue, leases] of groupByQueue(p.leases)) {
       const args: ScriptArg[] = [p.now ?? '', queue, p.leaseMs];
-      for (const lease of leases) args.push(lease.id, lease.token);
+      for (const lease of leases) args.push(lease.id, lease.token, lease.progress === undefined ? '' : JSON.stringify(lease.progress));
       const reply = (await this.#queueScript('renewLeases', queue, args)) as number[];
       const expiresAt = Number(reply[reply.length - 1]);
       leases.forEach((lease, i) => {
@@ -219,6 +227,37 @@ export class RedisStore implements Store {
       });
     }
     return result;
+  }
+
+  async startTasks(p: StartTasksParams): Promise<StartTasksResult> {
+    const result: StartTasksResult = { started: [], lost: [], cancelRequested: [] };
+    for (const [queue, leases] of groupByQueue(p.leases)) {
+      const args: ScriptArg[] = [p.now ?? '', queue];
+      for (const lease of leases) args.push(lease.id, lease.token);
+      const reply = (await this.#queueScript('startTasks', queue, args)) as number[];
+      leases.forEach((lease, i) => {
+        const status = Number(reply[i]);
+        if (status === 0) {
+          result.lost.push(lease.id);
+          return;
+        }
+        result.started.push(lease.id);
+        if (status === 2) result.cancelRequested.push(lease.id);
+      });
+    }
+    return result;
+  }
+
+  async stealTasks(p: StealTasksParams): Promise<ClaimedTask[]> {
+    const stolen: ClaimedTask[] = [];
+    const tokenPrefix = randomBytes(9).toString('base64url');
+    for (const queue of p.queues) {
+      const want = p.limit - stolen.length;
+      if (want <= 0) break;
+      const replies = (await this.#queueScript('stealTasks', queue, [p.now ?? '', queue, want, p.leaseMs, p.workerId, `${tokenPrefix}${stolen.length}`])) as Wire[];
+      for (const wire of replies) stolen.push(decodeClaimedTask(queue, wire));
+    }
+    return stolen;
   }
 
   async finishTasks(p: FinishTasksParams): Promise<FinishTasksResult> {
@@ -370,6 +409,24 @@ export class RedisStore implements Store {
     await this.#queueScript('setQueuePaused', p.queue, ['', p.queue, p.paused ? '1' : '0']);
   }
 
+  // ---- worker registry -------------------------------------------------------------------------------
+
+  recordWorkerHeartbeat(p: HeartbeatParams): Promise<void> {
+    return this.#registry.record(p);
+  }
+
+  removeWorker(p: { id: string }): Promise<void> {
+    return this.#registry.remove(p.id);
+  }
+
+  listWorkers(p: { now?: number }): Promise<WorkerInfo[]> {
+    return this.#registry.list(p.now);
+  }
+
+  deleteStaleWorkers(p: { now?: number; limit: number }): Promise<number> {
+    return this.#registry.deleteStale(p.now, p.limit);
+  }
+
   // ---- leadership ----------------------------------------------------------------------------------
 
   async acquireLeadership(p: LeaderParams & { ttlMs: number }): Promise<LeaderLease | null> {
@@ -456,64 +513,6 @@ function attemptError(error: { reason: TaskError['reason']; message: string; nam
   return out;
 }
 
-/** A freshly inserted task, completed from what insertTasks.lua reported: state, runAt, createdAt, error, finishedAt. */
-function newTaskAsStored(task: NewTask, reply: (string | number | null)[]): Task {
-  const [, , state, runAt, createdAt, error, finishedAt] = reply;
-  const lastError = error ? (JSON.parse(String(error)) as TaskError) : null;
-  return {
-    id: task.id,
-    queue: task.queue,
-    type: task.type,
-    payload: task.payload ?? null,
-    priority: task.priority,
-    state: STATE_BY_CODE.get(String(state))!,
-    attempt: 0,
-    maxAttempts: task.maxAttempts,
-    backoff: task.backoff,
-    timeoutMs: task.timeoutMs,
-    deadline: task.deadline,
-    runAt: Number(runAt),
-    dependsOn: task.dependsOn,
-    key: task.key,
-    result: null,
-    error: lastError,
-    errors: lastError ? [lastError] : [],
-    progress: null,
-    createdAt: Number(createdAt),
-    startedAt: null,
-    finishedAt: finishedAt === null || finishedAt === undefined ? null : Number(finishedAt),
-    workerId: null,
-    leaseExpiresAt: null,
-    cancelRequested: false,
-  };
-}
 
-function groupIdsByQueue(located: Map<string, string>): Map<string, string[]> {
-  const groups = new Map<string, string[]>();
-  for (const [id, queue] of located) {
-    const list = groups.get(queue);
-    if (list) list.push(id);
-    else groups.set(queue, [id]);
-  }
-  return groups;
-}
 
-function runsByQueue(tasks: NewTask[]): NewTask[][] {
-  const runs: NewTask[][] = [];
-  for (const task of tasks) {
-    const last = runs[runs.length - 1];
-    if (last && last[0]!.queue === task.queue) last.push(task);
-    else runs.push([task]);
-  }
-  return runs;
-}
 
-function groupByQueue<T extends { queue: string }>(items: T[]): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const list = groups.get(item.queue);
-    if (list) list.push(item);
-    else groups.set(item.queue, [item]);
-  }
-  return groups;
-}

@@ -29,6 +29,8 @@ export const QUEUE_SCRIPTS = [
   'resolveDependencies',
   'retryTasks',
   'setQueuePaused',
+  'startTasks',
+  'stealTasks',
 ] as const;
 
 /** Scripts with one key of their own (a leader lease). */

@@ -101,6 +101,35 @@ CREATE TABLE leaders (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 2,
+    name: 'prefetch-and-workers',
+    // `claimed_at` is when the current attempt was claimed (stealing takes the oldest claims first).
+    // ADD COLUMN appends it after the large JSON columns, but it is only ever read through
+    // `tasks_prefetched`, which holds it. Attempts claimed before this version keep it NULL: they all
+    // started at their claim, so no steal ever looks for them.
+    //
+    // A prefetched task is `processing` with `started_at IS NULL`; the partial index holds just those,
+    // per queue in claim order (oldest claim, then the claim's own order), so a steal reads only the
+    // rows it may take. Like the indexes of version 1, queries repeat its WHERE terms and name it.
+    //
+    // `workers` is the registry: one row per worker, `info` the rest of its WorkerInfo as JSON; an
+    // entry is listed while `expires_at > now` and `workers_expiry` finds the stale ones.
+    sql: `
+ALTER TABLE tasks ADD COLUMN claimed_at INTEGER;
+
+CREATE INDEX tasks_prefetched ON tasks (queue, claimed_at, priority DESC, run_at, id)
+  WHERE state = 'processing' AND started_at IS NULL;
+
+CREATE TABLE workers (
+  id                TEXT    NOT NULL PRIMARY KEY,
+  last_heartbeat_at INTEGER NOT NULL,
+  expires_at        INTEGER NOT NULL,
+  info              TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX workers_expiry ON workers (expires_at);
+`,
+  },
 ];
 
 /** The highest schema version this code knows. */

@@ -8,6 +8,7 @@ import type {
   DeleteFinishedTasksParams,
   FinishTasksParams,
   FinishTasksResult,
+  HeartbeatParams,
   InsertTasksParams,
   InsertTasksResult,
   LeaderLease,
@@ -21,9 +22,13 @@ import type {
   RenewLeasesParams,
   RenewLeasesResult,
   RetryOutcome,
+  StartTasksParams,
+  StartTasksResult,
+  StealTasksParams,
   Store,
   StoreCapabilities,
   WaitForWorkParams,
+  WorkerInfo,
 } from '../store.js';
 import { applyMigrations } from './migrations.js';
 import { cancelTasks } from './statements/cancel-tasks.js';
@@ -42,6 +47,9 @@ import { listQueues, setQueuePaused } from './statements/queues.js';
 import { reclaimExpiredLeases } from './statements/reclaim-expired-leases.js';
 import { renewLeases } from './statements/renew-leases.js';
 import { retryTasks } from './statements/retry-tasks.js';
+import { startTasks } from './statements/start-tasks.js';
+import { stealTasks } from './statements/steal-tasks.js';
+import { deleteStaleWorkers, listWorkers, recordWorkerHeartbeat, removeWorker } from './statements/workers.js';
 import { WorkSignal, type WakeNote } from './wake.js';
 
 /** Where standalone mode keeps its database unless told otherwise. */
@@ -117,6 +125,15 @@ export class SqliteStore implements Store {
     return this.write((db) => renewLeases(db, p));
   }
 
+  async startTasks(p: StartTasksParams): Promise<StartTasksResult> {
+    return this.write((db) => startTasks(db, p));
+  }
+
+  async stealTasks(p: StealTasksParams): Promise<ClaimedTask[]> {
+    if (p.limit <= 0 || p.queues.length === 0) return [];
+    return this.write((db) => stealTasks(db, p));
+  }
+
   async finishTasks(p: FinishTasksParams): Promise<FinishTasksResult> {
     return this.write((db, wakes) => finishTasks(db, p, wakes));
   }
@@ -171,6 +188,24 @@ export class SqliteStore implements Store {
 
   async setQueuePaused(p: { queue: string; paused: boolean }): Promise<void> {
     this.write((db, wakes) => setQueuePaused(db, p, wakes));
+  }
+
+  // ---- worker registry --------------------------------------------------------------------------
+
+  async recordWorkerHeartbeat(p: HeartbeatParams): Promise<void> {
+    this.write((db) => recordWorkerHeartbeat(db, p));
+  }
+
+  async removeWorker(p: { id: string }): Promise<void> {
+    this.write((db) => removeWorker(db, p));
+  }
+
+  async listWorkers(p: { now?: number }): Promise<WorkerInfo[]> {
+    return this.read((db) => listWorkers(db, p));
+  }
+
+  async deleteStaleWorkers(p: { now?: number; limit: number }): Promise<number> {
+    return this.write((db) => deleteStaleWorkers(db, p));
   }
 
   // ---- leadership -------------------------------------------------------------------------------

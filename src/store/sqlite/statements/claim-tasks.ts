@@ -11,11 +11,18 @@ import { rowToClaimedTask, type TaskRow } from './rows.js';
  * queue per hash slot), each queue in claim order: priority, then due time, then id. Before taking
  * from a queue it kills the claimable tasks whose deadline passed (never handed out) and promotes
  * its due `scheduled` tasks, so they are claimable without waiting for `promoteDueTasks`.
+ *
+ * With `startLimit`, the first `startLimit` tasks of the whole claim (queues in order of preference,
+ * each in claim order) start now and the rest are prefetched (`started_at` NULL): each queue is
+ * claimed in two steps, the tasks to start and then the ones to prefetch, so a step's tasks follow
+ * the previous step's in claim order.
  */
 export function claimTasks(db: Db, p: ClaimTasksParams): ClaimedTask[] {
   const now = p.now ?? Date.now();
   const claimed: ClaimedTask[] = [];
   let remaining = Math.floor(p.limit);
+  let toStart = p.startLimit === undefined ? remaining : Math.max(0, Math.floor(p.startLimit));
+  const lease = { workerId: p.workerId, expiresAt: now + p.leaseMs };
   for (const queue of new Set(p.queues)) {
     assertQueueName(queue);
     if (remaining <= 0) break;
@@ -28,22 +35,42 @@ export function claimTasks(db: Db, p: ClaimTasksParams): ClaimedTask[] {
        WHERE state = 'scheduled' AND run_at <= @now AND queue = @queue`,
     ).run({ queue, now });
 
-    // The token is SQLite's randomblob: 128 bits from its CSPRNG, fresh for every row.
-    const rows = prepared<{ queue: string; now: number; limit: number; workerId: string; expiresAt: number }, TaskRow>(
-      db,
-      `UPDATE tasks SET state = 'processing', attempt = attempt + 1, started_at = @now, worker_id = @workerId,
-         lease_token = lower(hex(randomblob(16))), lease_expires_at = @expiresAt, cancel_requested = 0
-       WHERE rowid IN (
-         SELECT rowid FROM tasks INDEXED BY tasks_claim WHERE state = 'pending' AND queue = @queue AND run_at <= @now
-         ORDER BY priority DESC, run_at, id LIMIT @limit)
-       RETURNING *`,
-    ).all({ queue, now, limit: remaining, workerId: p.workerId, expiresAt: now + p.leaseMs });
-    // RETURNING comes in no promised order.
-    rows.sort(claimOrder);
-    for (const row of rows) claimed.push(rowToClaimedTask(row));
-    remaining -= rows.length;
+    const starting = Math.min(remaining, toStart);
+    if (starting > 0) {
+      const started = claimFromQueue(db, { queue, now, limit: starting, startedAt: now, ...lease });
+      claimed.push(...started);
+      remaining -= started.length;
+      toStart -= started.length;
+      // The queue ran dry: nothing left to prefetch from it.
+      if (started.length < starting) continue;
+    }
+    if (remaining > 0) {
+      const prefetched = claimFromQueue(db, { queue, now, limit: remaining, startedAt: null, ...lease });
+      claimed.push(...prefetched);
+      remaining -= prefetched.length;
+    }
   }
   return claimed;
+}
+
+/** Leases up to `limit` pending due tasks of `queue`, in claim order; `startedAt` null = prefetched. */
+function claimFromQueue(
+  db: Db,
+  p: { queue: string; now: number; limit: number; startedAt: number | null; workerId: string; expiresAt: number },
+): ClaimedTask[] {
+  // The token is SQLite's randomblob: 128 bits from its CSPRNG, fresh for every row.
+  const rows = prepared<{ queue: string; now: number; limit: number; startedAt: number | null; workerId: string; expiresAt: number }, TaskRow>(
+    db,
+    `UPDATE tasks SET state = 'processing', attempt = attempt + 1, claimed_at = @now, started_at = @startedAt,
+       worker_id = @workerId, lease_token = lower(hex(randomblob(16))), lease_expires_at = @expiresAt, cancel_requested = 0
+     WHERE rowid IN (
+       SELECT rowid FROM tasks INDEXED BY tasks_claim WHERE state = 'pending' AND queue = @queue AND run_at <= @now
+       ORDER BY priority DESC, run_at, id LIMIT @limit)
+     RETURNING *`,
+  ).all(p);
+  // RETURNING comes in no promised order.
+  rows.sort(claimOrder);
+  return rows.map(rowToClaimedTask);
 }
 
 function pastDeadline(db: Db, queue: string, now: number): DeadlineRow[] {
@@ -57,7 +84,7 @@ function pastDeadline(db: Db, queue: string, now: number): DeadlineRow[] {
   ).all({ queue, now });
 }
 
-function claimOrder(a: TaskRow, b: TaskRow): number {
+export function claimOrder(a: TaskRow, b: TaskRow): number {
   if (a.priority !== b.priority) return b.priority - a.priority;
   if (a.run_at !== b.run_at) return a.run_at - b.run_at;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;

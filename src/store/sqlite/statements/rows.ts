@@ -29,6 +29,8 @@ export interface TaskRow {
   progress: string | null;
   result: string | null;
   payload: string;
+  /** When the current attempt was claimed (schema version 2; NULL for attempts claimed before). */
+  claimed_at: number | null;
 }
 
 /**

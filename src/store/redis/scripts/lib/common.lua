@@ -69,6 +69,7 @@ local function leave(id, r)
   count(state, -1)
   local index = INDEX[state]
   if index then redis.call('ZREM', index, id) end
+  if state == ST_processing and r[R_startedAt] == nil then redis.call('ZREM', K_prefetched, id) end
 end
 
 -- Puts the task in a state (the caller saves the record). `score` orders the state's zset.
