@@ -76,6 +76,8 @@ export type {
   RenewLeasesParams,
   RenewLeasesResult,
   RetryOutcome,
+  Schedule,
+  ScheduleDefinition,
   StartTasksParams,
   StartTasksResult,
   StealTasksParams,
@@ -106,3 +108,25 @@ export {
   type Logger,
 } from './worker/handlers.js';
 export { parseConcurrency, type ConcurrencyRange } from './worker/concurrency.js';
+export {
+  Coordinator,
+  createCoordinator,
+  DEFAULT_COORDINATOR_INTERVALS,
+  getClusterView,
+  type ClusterNode,
+  type ClusterView,
+  type CoordinatorIntervals,
+  type CoordinatorOptions,
+} from './coordinator/coordinator.js';
+export { DEFAULT_LEADER_LEASE_MS, LEADER_LEASE_NAME } from './coordinator/leader-elector.js';
+export { DEFAULT_RETENTION, type RetentionConfig, type RetentionPolicy } from './coordinator/services/retention-cleaner.js';
+export {
+  listSchedules,
+  MISSED_RUN_GRACE_MS,
+  nextOccurrence,
+  parseSchedule,
+  removeSchedules,
+  saveSchedules,
+  type ScheduleInput,
+} from './coordinator/schedules.js';
+export { VERSION } from './version.js';

@@ -19,3 +19,13 @@ export function assertQueueName(queue: string): void {
     });
   }
 }
+
+/** Schedule names follow the queue-name rule: they are shown and addressed like queues. */
+export function assertScheduleName(name: string): void {
+  if (!QUEUE_NAME_PATTERN.test(name)) {
+    throw new ConveyorError('CONVEYOR_INVALID_NAME', `schedule name ${JSON.stringify(name)} is invalid: use ${QUEUE_NAME_RULE}`, {
+      field: 'name',
+      value: name,
+    });
+  }
+}

@@ -103,9 +103,13 @@ export interface StealTasksParams extends Timed {
   leaseMs: number;
 }
 
-/** What a worker tells the registry about itself with each heartbeat. */
+/** What a node (a worker, or a server running the coordinator) tells the registry with each heartbeat. */
 export interface WorkerInfo {
   id: string;
+  /** Absent = `worker` (entries written before roles existed). */
+  role?: 'worker' | 'server';
+  /** The Conveyor version the node runs. */
+  version?: string;
   host: string;
   pid: number;
   queues: string[];
@@ -243,6 +247,47 @@ export interface LeaderLease {
   expiresAt: number;
 }
 
+/** What a recurring task is: a cron expression (with a time zone) or an interval, and a template. */
+export interface ScheduleDefinition {
+  /** Unique; the same rules as queue names. */
+  name: string;
+  /** Five or six fields (croner syntax); exactly one of `cron` and `everyMs`. */
+  cron: string | null;
+  /** IANA time zone for `cron`; null = UTC. */
+  timezone: string | null;
+  everyMs: number | null;
+  /** The task each occurrence submits (a submit input: queue, type, payload, priority, …). */
+  task: JsonValue;
+  /**
+   * Occurrences that came due while no leader ran: `skip` them, or enqueue each `once` (catch up).
+   * Either way an occurrence is never enqueued twice.
+   */
+  missedRuns: 'skip' | 'once';
+  paused: boolean;
+}
+
+export interface Schedule extends ScheduleDefinition {
+  /** The occurrence last enqueued (its due time), or null. */
+  lastRunAt: number | null;
+  /** The next occurrence the scheduler will enqueue. */
+  nextRunAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface UpsertSchedulesParams extends Timed {
+  /** A new name creates the schedule; a known one replaces its definition and keeps `lastRunAt`. */
+  schedules: (ScheduleDefinition & { nextRunAt: number | null })[];
+}
+
+export interface AdvanceScheduleParams extends Timed {
+  name: string;
+  /** Compare-and-set: applies only while the stored `nextRunAt` still equals this. */
+  expectedNextRunAt: number | null;
+  lastRunAt: number | null;
+  nextRunAt: number | null;
+}
+
 export interface Store {
   readonly kind: StoreKind;
   readonly capabilities: StoreCapabilities;
@@ -339,6 +384,17 @@ export interface Store {
   listWorkers(p: Timed): Promise<WorkerInfo[]>;
   /** Deletes expired entries (the leader's housekeeping). Returns how many. */
   deleteStaleWorkers(p: Timed & { limit: number }): Promise<number>;
+
+  // ---- recurring tasks -------------------------------------------------------------------------------
+
+  /** Creates or replaces schedules (validated by the caller). Returns them as stored, in input order. */
+  upsertSchedules(p: UpsertSchedulesParams): Promise<Schedule[]>;
+  /** Deletes schedules by name; returns how many existed. */
+  deleteSchedules(p: { names: string[] }): Promise<number>;
+  /** Every schedule, by name. */
+  listSchedules(): Promise<Schedule[]>;
+  /** Records that the scheduler enqueued occurrences (compare-and-set on `nextRunAt`). */
+  advanceSchedule(p: AdvanceScheduleParams): Promise<boolean>;
 
   // ---- leadership -----------------------------------------------------------------------------------
 

@@ -1,4 +1,7 @@
+import type { Logger } from '../logger.js';
 import type { JsonValue, Task } from '../types.js';
+
+export { silentLogger, type Logger } from '../logger.js';
 
 /**
  * What a handler gets besides its task. One `signal` for every reason to stop: its `reason` is a
@@ -38,20 +41,3 @@ export function isPermanentError(err: unknown): boolean {
 export function defineHandlers<T extends Handlers>(handlers: T): T {
   return handlers;
 }
-
-/** Structured logging, pino-shaped; the worker passes one down, a no-op by default. */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  child(bindings: object): Logger;
-}
-
-export const silentLogger: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  child: () => silentLogger,
-};

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { assertQueueName } from '../names.js';
 import type { Store } from '../store/store.js';
+import { VERSION } from '../version.js';
 import { ClaimLoop, type ClaimLoopState } from './claim-loop.js';
 import { Completer } from './completer.js';
 import { parseConcurrency } from './concurrency.js';
@@ -203,6 +204,8 @@ export class Worker {
   #describe(): Parameters<Store['recordWorkerHeartbeat']>[0]['worker'] {
     return {
       id: this.id,
+      role: 'worker',
+      version: VERSION,
       host: hostname(),
       pid: process.pid,
       queues: [...this.queues],

@@ -18,6 +18,7 @@ import { listAndCountTests } from './list-and-count.js';
 import { prefetchAndStealingTests } from './prefetch-and-stealing.js';
 import { queueAndPauseTests } from './queues-and-pause.js';
 import { retentionTests } from './retention.js';
+import { scheduleTests } from './schedules.js';
 import { schedulingAndPromotionTests } from './scheduling-and-promotion.js';
 import { waitForWorkTests } from './wait-for-work.js';
 import { workerRegistryTests } from './worker-registry.js';
@@ -47,6 +48,7 @@ const AREAS: [title: string, area: ConformanceArea][] = [
   ['leadership', leadershipTests],
   ['waitForWork', waitForWorkTests],
   ['worker registry', workerRegistryTests],
+  ['schedules', scheduleTests],
 ];
 
 export function describeStoreConformance(name: string, open: () => Promise<StoreHarness>, known: KnownDifference[] = []): void {

@@ -134,6 +134,17 @@ export const insertAndIdempotencyTests: ConformanceArea = (setup, test) => {
     expect(items).toEqual([{ created: false, task: expect.objectContaining({ id: first.id, state: 'completed' }) }]);
   });
 
+  test('inserting an id that exists returns that task instead of a second one (a retried call)', async () => {
+    const h = await setup();
+    const task = newTask();
+    await h.store.insertTasks({ tasks: [task], now: h.clock.now() });
+    const again = await h.store.insertTasks({ tasks: [task], now: h.clock.now() });
+    expect(again.items).toEqual([{ task: expect.objectContaining({ id: task.id, state: 'pending' }), created: false }]);
+    const [counts] = await h.store.countTasks({ queue: task.queue });
+    expect(counts!.counts.pending).toBe(1);
+    expect((await h.store.listTasks({ limit: 10 })).tasks.map((t) => t.id)).toEqual([task.id]);
+  });
+
   test('tasks without a key are never deduplicated', async () => {
     const h = await setup();
     const { items } = await h.store.insertTasks({

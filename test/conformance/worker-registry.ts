@@ -109,6 +109,26 @@ export const workerRegistryTests: ConformanceArea = (setup, test) => {
     expect(await deleteStale(h)).toBe(0);
   });
 
+  test('role and version come back as sent, and an entry without them has neither', async () => {
+    const h = await setup();
+    const server = workerInfo('node-server', { role: 'server', version: '1.4.0-beta.2' });
+    const worker = workerInfo('node-worker', { role: 'worker', version: '1.3.9' });
+    const legacy = workerInfo('node-legacy');
+    for (const w of [server, worker, legacy]) await heartbeat(h, w);
+
+    const listed = await listWorkers(h);
+    const at = h.clock.now();
+    expect(listed).toEqual([
+      { ...legacy, lastHeartbeatAt: at },
+      { ...server, lastHeartbeatAt: at },
+      { ...worker, lastHeartbeatAt: at },
+    ]);
+    // toEqual treats a property set to undefined as absent: check that the legacy entry has neither key.
+    expect(Object.keys(listed[0]!)).not.toContain('role');
+    expect(Object.keys(listed[0]!)).not.toContain('version');
+    expect(listed[1]).toMatchObject({ role: 'server', version: '1.4.0-beta.2' });
+  });
+
   test('listWorkers sorts by id', async () => {
     const h = await setup();
     const ids = ['worker-c', 'worker-a', 'worker-10', 'worker-b', 'worker-2'];

@@ -48,7 +48,7 @@ describe('redis key layout', () => {
     expect(() => new RedisKeys('pre{fix}')).toThrow(/prefix/);
   });
 
-  it('writes only tagged per-queue keys (plus the untagged registry and leases) during a workload', async () => {
+  it('writes only tagged per-queue keys (plus the untagged registries, schedules and leases) during a workload', async () => {
     const prefix = `t${randomUUID().slice(0, 8)}`;
     store = createRedisStore({ url: inject('redisUrl'), prefix });
     admin = new Redis(inject('redisUrl'));
@@ -59,10 +59,15 @@ describe('redis key layout', () => {
     const [claimed] = await store.claimTasks({ queues: ['alpha'], workerId: 'w', limit: 1, leaseMs: 1000 });
     await store.finishTasks({ items: [{ id: claimed!.id, queue: 'alpha', token: claimed!.leaseToken, outcome: 'complete', result: 1 }] });
     await store.acquireLeadership({ name: 'coordinator', nodeId: 'n', ttlMs: 1000 });
+    const due = Date.now() + 60_000;
+    await store.upsertSchedules({
+      schedules: [{ name: 'nightly', cron: '0 3 * * *', timezone: null, everyMs: null, task: { queue: 'alpha', type: 't' }, missedRuns: 'skip', paused: false, nextRunAt: due }],
+    });
+    await store.advanceSchedule({ name: 'nightly', expectedNextRunAt: due, lastRunAt: due, nextRunAt: due + 86_400_000 });
 
     const written = await admin.keys(`${prefix}:*`);
     const untagged = written.filter((key) => !key.includes('{')).sort();
-    expect(untagged).toEqual([`${prefix}:leader:coordinator`, `${prefix}:queues`]);
+    expect(untagged).toEqual([`${prefix}:leader:coordinator`, `${prefix}:queues`, `${prefix}:schedules`]);
     for (const queue of ['alpha', 'beta']) {
       const slot = calculateSlot(`{${queue}}`);
       const mine = written.filter((key) => key.includes(`{${queue}}`));

@@ -25,8 +25,11 @@ export class BlockingWaiter {
   readonly #all = new Set<Blocker>();
   #closed = false;
 
-  constructor(main: Redis) {
+  readonly #onError: (err: Error) => void;
+
+  constructor(main: Redis, onError: (err: Error) => void) {
     this.#main = main;
+    this.#onError = onError;
   }
 
   async wait(markerKeys: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
@@ -88,6 +91,7 @@ export class BlockingWaiter {
     const idle = this.#idle.pop();
     if (idle) return idle;
     const connection = this.#main.duplicate();
+    connection.on('error', this.#onError);
     const blocker: Blocker = { connection, clientId: -1 };
     // The id changes when ioredis reconnects; CLIENT UNBLOCK needs the current one.
     const refresh = async (): Promise<void> => {

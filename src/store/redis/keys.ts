@@ -7,7 +7,8 @@ import { assertQueueName } from '../../names.js';
  * Hash-tag scheme: every key of one queue carries the queue name as its hash tag,
  * `<prefix>:{<queue>}:<suffix>`, so every per-queue script touches one slot and the store works on
  * Redis Cluster with queues spread over shards. The few keys that span queues (the queue registry,
- * leader leases) have no tag and are touched only by single-key commands or single-key scripts.
+ * the worker registry, the schedules, leader leases) have no tag and are touched only by single-key
+ * commands or single-key scripts.
  *
  * Scripts receive the per-queue keys below as KEYS, always all of them and always in this order;
  * src/store/redis/scripts.ts generates the Lua `local K_<name> = KEYS[i]` header from this list, so
@@ -47,6 +48,11 @@ export const QUEUE_KEY_NAMES = [
   'dependentsPrefix',
   /** `<waitingPrefix><id>`: set of dependency ids task id still waits on */
   'waitingPrefix',
+  /**
+   * `<claimLogPrefix><token prefix>`: ids a claim or steal handed out, kept 60 s, so that a call
+   * re-sent after a reconnect (its first reply lost) answers the same tasks instead of leasing more
+   */
+  'claimLogPrefix',
 ] as const;
 
 export type QueueKeyName = (typeof QUEUE_KEY_NAMES)[number];
@@ -70,6 +76,15 @@ export class RedisKeys {
   /** Hash: worker id → JSON WorkerInfo with its expiry (`expiresAt`). */
   workers(): string {
     return `${this.prefix}:workers`;
+  }
+
+  /**
+   * Hash: schedule name → JSON of its Schedule, opening with its state in a fixed order
+   * (`{"lastRunAt":…,"nextRunAt":…,"createdAt":…,"updatedAt":…,` then the definition) so the
+   * schedule scripts read and rewrite the state without re-encoding the task template (schedules.ts).
+   */
+  schedules(): string {
+    return `${this.prefix}:schedules`;
   }
 
   /** Set of every queue name that ever held a task or was paused. */
@@ -102,6 +117,8 @@ export class RedisKeys {
           return `${tag}:d:`;
         case 'waitingPrefix':
           return `${tag}:w:`;
+        case 'claimLogPrefix':
+          return `${tag}:c:`;
         default:
           return `${tag}:${name}`;
       }

@@ -1,10 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConveyorError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
 import { assertQueueName } from '../../names.js';
 import { TASK_STATES, type ClaimedTask, type Task, type TaskError, type TaskState } from '../../types.js';
 
 import type {
+  AdvanceScheduleParams,
   CancelOutcome,
   ClaimTasksParams,
   DeleteFinishedTasksParams,
@@ -25,11 +27,13 @@ import type {
   RenewLeasesParams,
   RenewLeasesResult,
   RetryOutcome,
+  Schedule,
   StartTasksParams,
   StartTasksResult,
   StealTasksParams,
   Store,
   StoreCapabilities,
+  UpsertSchedulesParams,
   WaitForWorkParams,
   WorkerInfo,
 } from '../store.js';
@@ -39,6 +43,7 @@ import { groupByQueue, groupIdsByQueue, runsByQueue } from './grouping.js';
 import { DependencyRelay } from './dependencies.js';
 import { RedisKeys } from './keys.js';
 import { listTasksAcrossQueues, type QueueListPage } from './list-tasks.js';
+import { ScheduleRegistry } from './schedules.js';
 import { defineScripts, runScript, type QueueScript } from './scripts.js';
 import { TaskLocator } from './task-locator.js';
 import { WorkerRegistry } from './worker-registry.js';
@@ -50,6 +55,26 @@ export interface RedisStoreOptions {
   redisOptions?: RedisOptions;
   /** Namespace of every key; several Conveyors can share one Redis under different prefixes. */
   prefix?: string;
+  /** Connection errors are logged here (at most one line per connection every 10 s). */
+  logger?: Logger;
+}
+
+/** ioredis reports every failed reconnection; one line per connection per interval is enough. */
+const CONNECTION_ERROR_LOG_INTERVAL_MS = 10_000;
+
+function connectionErrorLogger(logger: Logger): (err: Error) => void {
+  let lastAt = 0;
+  let suppressed = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - lastAt < CONNECTION_ERROR_LOG_INTERVAL_MS) {
+      suppressed += 1;
+      return;
+    }
+    logger.warn({ err, suppressed }, 'redis store: connection error; ioredis reconnects and calls are retried');
+    lastAt = now;
+    suppressed = 0;
+  };
 }
 
 export const DEFAULT_REDIS_PREFIX = 'conveyor';
@@ -72,6 +97,7 @@ export class RedisStore implements Store {
   readonly #relay: DependencyRelay;
   readonly #locator: TaskLocator;
   readonly #registry: WorkerRegistry;
+  readonly #schedules: ScheduleRegistry;
   /** Queues this process already registered in the queue set. */
   readonly #registered = new Set<string>();
   #closed = false;
@@ -80,11 +106,15 @@ export class RedisStore implements Store {
     this.keys = new RedisKeys(options.prefix ?? DEFAULT_REDIS_PREFIX);
     const redisOptions: RedisOptions = { enableAutoPipelining: true, ...options.redisOptions };
     this.redis = options.url ? new Redis(options.url, redisOptions) : new Redis(redisOptions);
+    // Without a listener ioredis prints every failed reconnection to stderr itself.
+    const onError = connectionErrorLogger(options.logger ?? silentLogger);
+    this.redis.on('error', onError);
     defineScripts(this.redis);
-    this.#waiter = new BlockingWaiter(this.redis);
+    this.#waiter = new BlockingWaiter(this.redis, connectionErrorLogger(options.logger ?? silentLogger));
     this.#relay = new DependencyRelay(this.redis, this.keys);
     this.#locator = new TaskLocator(this.redis, this.keys);
     this.#registry = new WorkerRegistry(this.redis, this.keys.workers(), () => this.#serverTime());
+    this.#schedules = new ScheduleRegistry(this.redis, this.keys.schedules());
   }
 
   async migrate(): Promise<void> {
@@ -425,6 +455,24 @@ export class RedisStore implements Store {
 
   deleteStaleWorkers(p: { now?: number; limit: number }): Promise<number> {
     return this.#registry.deleteStale(p.now, p.limit);
+  }
+
+  // ---- recurring tasks -------------------------------------------------------------------------------
+
+  upsertSchedules(p: UpsertSchedulesParams): Promise<Schedule[]> {
+    return this.#schedules.upsert(p);
+  }
+
+  deleteSchedules(p: { names: string[] }): Promise<number> {
+    return this.#schedules.delete(p.names);
+  }
+
+  listSchedules(): Promise<Schedule[]> {
+    return this.#schedules.list();
+  }
+
+  advanceSchedule(p: AdvanceScheduleParams): Promise<boolean> {
+    return this.#schedules.advance(p);
   }
 
   // ---- leadership ----------------------------------------------------------------------------------

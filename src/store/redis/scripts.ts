@@ -33,8 +33,8 @@ export const QUEUE_SCRIPTS = [
   'stealTasks',
 ] as const;
 
-/** Scripts with one key of their own (a leader lease). */
-export const SINGLE_KEY_SCRIPTS = ['acquireLeadership', 'renewLeadership', 'resignLeadership'] as const;
+/** Scripts with one key of their own (a leader lease, the schedules hash). */
+export const SINGLE_KEY_SCRIPTS = ['acquireLeadership', 'advanceSchedule', 'renewLeadership', 'resignLeadership', 'upsertSchedules'] as const;
 
 export type QueueScript = (typeof QUEUE_SCRIPTS)[number];
 export type SingleKeyScript = (typeof SINGLE_KEY_SCRIPTS)[number];

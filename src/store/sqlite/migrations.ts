@@ -130,6 +130,28 @@ CREATE TABLE workers (
 CREATE INDEX workers_expiry ON workers (expires_at);
 `,
   },
+  {
+    version: 3,
+    name: 'schedules',
+    // Recurring tasks: one row per schedule. The definition (cron or interval, time zone, the task
+    // template, missed-run policy, paused) is JSON in `definition`, like a worker's `info`: the
+    // scheduler always reads whole schedules, and a field added to the definition needs no migration.
+    // The columns are what the store itself reads and writes: `next_run_at` is the compare-and-set
+    // value of `advanceSchedule`; `last_run_at` and `created_at` survive an upsert of the same name.
+    // Small columns first, the JSON last; a rowid table (no WITHOUT ROWID) for the reason `tasks` has
+    // one: the template carries a task payload, which may be large. The scheduler lists every schedule,
+    // so no index beyond the primary key.
+    sql: `
+CREATE TABLE schedules (
+  name        TEXT    NOT NULL PRIMARY KEY,
+  next_run_at INTEGER,
+  last_run_at INTEGER,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  definition  TEXT    NOT NULL
+);
+`,
+  },
 ];
 
 /** The highest schema version this code knows. */

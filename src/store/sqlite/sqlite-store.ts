@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ClaimedTask, Task } from '../../types.js';
 import type {
+  AdvanceScheduleParams,
   CancelOutcome,
   ClaimTasksParams,
   DeleteFinishedTasksParams,
@@ -22,11 +23,13 @@ import type {
   RenewLeasesParams,
   RenewLeasesResult,
   RetryOutcome,
+  Schedule,
   StartTasksParams,
   StartTasksResult,
   StealTasksParams,
   Store,
   StoreCapabilities,
+  UpsertSchedulesParams,
   WaitForWorkParams,
   WorkerInfo,
 } from '../store.js';
@@ -47,6 +50,7 @@ import { listQueues, setQueuePaused } from './statements/queues.js';
 import { reclaimExpiredLeases } from './statements/reclaim-expired-leases.js';
 import { renewLeases } from './statements/renew-leases.js';
 import { retryTasks } from './statements/retry-tasks.js';
+import { advanceSchedule, deleteSchedules, listSchedules, upsertSchedules } from './statements/schedules.js';
 import { startTasks } from './statements/start-tasks.js';
 import { stealTasks } from './statements/steal-tasks.js';
 import { deleteStaleWorkers, listWorkers, recordWorkerHeartbeat, removeWorker } from './statements/workers.js';
@@ -206,6 +210,24 @@ export class SqliteStore implements Store {
 
   async deleteStaleWorkers(p: { now?: number; limit: number }): Promise<number> {
     return this.write((db) => deleteStaleWorkers(db, p));
+  }
+
+  // ---- recurring tasks --------------------------------------------------------------------------
+
+  async upsertSchedules(p: UpsertSchedulesParams): Promise<Schedule[]> {
+    return this.write((db) => upsertSchedules(db, p));
+  }
+
+  async deleteSchedules(p: { names: string[] }): Promise<number> {
+    return this.write((db) => deleteSchedules(db, p));
+  }
+
+  async listSchedules(): Promise<Schedule[]> {
+    return this.read((db) => listSchedules(db));
+  }
+
+  async advanceSchedule(p: AdvanceScheduleParams): Promise<boolean> {
+    return this.write((db) => advanceSchedule(db, p));
   }
 
   // ---- leadership -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 --[[ claimTasks: leases up to `limit` due tasks of one queue to a worker.
 KEYS: the queue's keys (QUEUE_KEY_NAMES order).
 ARGV[1] now (ms or '')   ARGV[2] queue   ARGV[3] limit   ARGV[4] lease length ms   ARGV[5] worker id
-ARGV[6] token prefix (random per call; a task's token is `<prefix>.<n>`)
+ARGV[6] token prefix (random per call; a task's token is `<prefix>.<n>`); a call replayed with the
+  same prefix (re-sent after a reconnect) answers the tasks the first run handed out
 ARGV[7] how many due scheduled tasks to promote first
 ARGV[8] how many of the claimed tasks start now; the rest are prefetched (startedAt stays empty
   until startTasks confirms them, and stealTasks may move them to an idle worker)
@@ -11,16 +12,19 @@ nothing. A task past its deadline is not handed out: it goes dead (deadline_exce
 ]]
 --- @include "lib/common"
 
+local token_prefix = ARGV[6]
+local replay = replayed_claim(token_prefix)
+if replay then return { 0, replay } end
 if redis.call('HGET', K_meta, 'paused') == '1' then return { 0, {} } end
 
 local limit = tonumber(ARGV[3])
 local expires = NOW + tonumber(ARGV[4])
 local worker = ARGV[5]
-local token_prefix = ARGV[6]
 promote_due(tonumber(ARGV[7]))
 local start_limit = tonumber(ARGV[8])
 
 local out = {}
+local claimed_ids = {}
 local pending = tonumber(redis.call('HGET', K_meta, 'n' .. ST_pending) or '0') + (COUNT_DELTA[ST_pending] or 0)
 local priority = 10
 while #out < limit and pending > 0 and priority >= 0 do
@@ -50,6 +54,7 @@ while #out < limit and pending > 0 and priority >= 0 do
           end
           save(id, r)
           out[#out + 1] = wire(id, r)
+          claimed_ids[#claimed_ids + 1] = id
         end
       end
     end
@@ -58,4 +63,5 @@ end
 
 -- More work is waiting: pass the wake-up on to the next idle worker.
 if pending > 0 then mark_work(0) end
+log_claim(token_prefix, claimed_ids)
 return { finish(), out }

@@ -45,8 +45,10 @@ end
 -- Pass 2: write.
 local out = {}
 for n, t in ipairs(tasks) do
-  local existing = nil
-  if t.key ~= '' then
+  -- The same id again (a call re-sent after a reconnect) is the same task, not a second one.
+  local existing = load(t.id)
+  if existing then out[n] = { 0, wire(t.id, existing) } end
+  if not existing and t.key ~= '' then
     local id = redis.call('HGET', K_idempotency, t.key)
     if id then existing = load(id) end
     if existing then out[n] = { 0, wire(id, existing) } end

@@ -3,17 +3,20 @@ other workers hold in one queue, oldest claim first. The attempt stays the one s
 claim; the former holder's token is refused from now on.
 KEYS: the queue's keys (QUEUE_KEY_NAMES order).
 ARGV[1] now (ms or '')   ARGV[2] queue   ARGV[3] limit   ARGV[4] lease length ms   ARGV[5] thief's
-worker id   ARGV[6] token prefix (random per call)
+worker id   ARGV[6] token prefix (random per call; a replay with the same prefix answers the same tasks)
 Returns: { wire record per stolen task }
 ]]
 --- @include "lib/common"
 
+local replay = replayed_claim(ARGV[6])
+if replay then return replay end
 if redis.call('HGET', K_meta, 'paused') == '1' then return {} end
 
 local limit = tonumber(ARGV[3])
 local expires = NOW + tonumber(ARGV[4])
 local thief = ARGV[5]
 local out = {}
+local stolen_ids = {}
 -- Bounded look: the oldest prefetched tasks, skipping the thief's own.
 local candidates = redis.call('ZRANGE', K_prefetched, 0, limit * 4 + 16)
 for _, id in ipairs(candidates) do
@@ -33,6 +36,8 @@ for _, id in ipairs(candidates) do
     redis.call('ZADD', K_processing, expires, id)
     save(id, r)
     out[#out + 1] = wire(id, r)
+    stolen_ids[#stolen_ids + 1] = id
   end
 end
+log_claim(ARGV[6], stolen_ids)
 return out

@@ -116,8 +116,17 @@ function planInserts(db: Db, tasks: readonly NewTask[]): Plan[] {
   // stands for the task it resolved to, so a later `dependsOn` naming it waits for that one.
   const batchIds = new Map<string, string>();
 
+  const byId = prepared<[string], TaskRow>(db, 'SELECT * FROM tasks WHERE id = ?');
+
   tasks.forEach((task, index) => {
     assertQueueName(task.queue);
+    // The same id again (a retried call whose first reply was lost) is the same task, not a second.
+    const sameId = byId.get(task.id);
+    if (sameId !== undefined) {
+      plans.push({ kind: 'existing', task: rowToTask(sameId) });
+      batchIds.set(task.id, sameId.id);
+      return;
+    }
     if (task.key !== null) {
       const batchKey = `${task.queue}\u0000${task.key}`;
       const earlier = batchKeys.get(batchKey);

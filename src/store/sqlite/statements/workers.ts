@@ -21,6 +21,9 @@ export function recordWorkerHeartbeat(db: Db, p: HeartbeatParams): void {
   const w = p.worker;
   // Named fields only, so the entry reads back as exactly a WorkerInfo whatever else the object carries.
   const info: StoredInfo = {
+    // Only when given, so that an entry without them reads back without them.
+    ...(w.role === undefined ? {} : { role: w.role }),
+    ...(w.version === undefined ? {} : { version: w.version }),
     host: w.host,
     pid: w.pid,
     queues: [...w.queues],

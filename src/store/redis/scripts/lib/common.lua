@@ -191,6 +191,30 @@ local function promote_due(limit)
   return #due
 end
 
+-- ---- replayed calls ---------------------------------------------------------------------------------
+
+-- ioredis re-sends a command whose reply was lost to a reconnect; a claim or steal run twice would
+-- lease tasks to nobody. Each such call logs what it handed out under its token prefix, and a
+-- replay answers the same tasks (those still held under that prefix) instead of taking more.
+local CLAIM_LOG_MS = 60000
+
+local function replayed_claim(token_prefix)
+  local logged = redis.call('GET', K_claimLogPrefix .. token_prefix)
+  if not logged then return nil end
+  local out = {}
+  for id in string.gmatch(logged, '[^,]+') do
+    local r = load(id)
+    if r and r[R_state] == ST_processing and string.sub(r[R_leaseToken] or '', 1, #token_prefix + 1) == token_prefix .. '.' then
+      out[#out + 1] = wire(id, r)
+    end
+  end
+  return out
+end
+
+local function log_claim(token_prefix, ids)
+  if #ids > 0 then redis.call('SET', K_claimLogPrefix .. token_prefix, table.concat(ids, ','), 'PX', CLAIM_LOG_MS) end
+end
+
 -- Writes the collected side effects; every script calls it last.
 local function finish()
   drain_work()
