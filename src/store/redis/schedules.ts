@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { assertScheduleName } from '../../names.js';
 import type { AdvanceScheduleParams, Schedule, UpsertSchedulesParams } from '../store.js';
 import { runScript } from './scripts.js';
+import { scheduleDefinitionOf } from '../schedule-definition.js';
 
 /**
  * Recurring-task schedules on Redis: one hash (untagged: single-key commands and single-key scripts
@@ -26,16 +27,7 @@ export class ScheduleRegistry {
     if (p.schedules.length === 0) return [];
     const args: (string | number)[] = [p.now ?? ''];
     for (const s of p.schedules) {
-      // Named fields only, so the schedule reads back as exactly a Schedule whatever else the object carries.
-      const definition = JSON.stringify({
-        name: s.name,
-        cron: s.cron,
-        timezone: s.timezone,
-        everyMs: s.everyMs,
-        task: s.task,
-        missedRuns: s.missedRuns,
-        paused: s.paused,
-      });
+      const definition = JSON.stringify(scheduleDefinitionOf(s));
       args.push(s.name, encodeTime(s.nextRunAt), definition.slice(1));
     }
     const stored = (await runScript(this.redis, 'upsertSchedules', [this.key], args)) as string[];
@@ -78,13 +70,7 @@ function encodeTime(time: number | null): string {
 function decodeSchedule(json: string): Schedule {
   const s = JSON.parse(json) as Schedule;
   return {
-    name: s.name,
-    cron: s.cron,
-    timezone: s.timezone,
-    everyMs: s.everyMs,
-    task: s.task,
-    missedRuns: s.missedRuns,
-    paused: s.paused,
+    ...scheduleDefinitionOf(s),
     lastRunAt: s.lastRunAt,
     nextRunAt: s.nextRunAt,
     createdAt: s.createdAt,

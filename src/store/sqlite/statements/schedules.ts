@@ -1,6 +1,7 @@
 import { assertScheduleName } from '../../../names.js';
 import type { AdvanceScheduleParams, Schedule, ScheduleDefinition, UpsertSchedulesParams } from '../../store.js';
 import { prepared, type Db } from './prepared.js';
+import { scheduleDefinitionOf } from '../../schedule-definition.js';
 
 /**
  * Recurring-task schedules: one row per schedule, the definition as JSON in `definition`, the
@@ -24,13 +25,7 @@ const COLUMNS = 'name, next_run_at, last_run_at, created_at, updated_at, definit
 function toSchedule(row: ScheduleRow): Schedule {
   const d = JSON.parse(row.definition) as StoredDefinition;
   return {
-    name: row.name,
-    cron: d.cron,
-    timezone: d.timezone,
-    everyMs: d.everyMs,
-    task: d.task,
-    missedRuns: d.missedRuns,
-    paused: d.paused,
+    ...scheduleDefinitionOf({ ...d, name: row.name }),
     lastRunAt: row.last_run_at,
     nextRunAt: row.next_run_at,
     createdAt: row.created_at,
@@ -55,15 +50,7 @@ export function upsertSchedules(db: Db, p: UpsertSchedulesParams): Schedule[] {
      RETURNING ${COLUMNS}`,
   );
   return p.schedules.map((s) => {
-    // Named fields only, so the schedule reads back as exactly a Schedule whatever else the object carries.
-    const definition: StoredDefinition = {
-      cron: s.cron,
-      timezone: s.timezone,
-      everyMs: s.everyMs,
-      task: s.task,
-      missedRuns: s.missedRuns,
-      paused: s.paused,
-    };
+    const { name: _name, ...definition } = scheduleDefinitionOf(s);
     return toSchedule(upsert.get({ name: s.name, nextRunAt: s.nextRunAt, now, definition: JSON.stringify(definition) })!);
   });
 }
