@@ -40,8 +40,9 @@ export interface ClaimLoopOptions {
  * - `full`: every slot is busy and the prefetch buffer is full; waits for a slot to free
  *   (coalesced wake-ups: ten tasks finishing at once cause one claim).
  * - `idle`: the last claim found nothing; blocks in the store (`waitForWork`: BZPOPMIN on Redis,
- *   in-process wake-ups on SQLite) until work may be there, or `idleWaitMs` passes. Nothing polls;
- *   with stealing on, the wait is cut to `stealIntervalMs` to look for tasks to steal.
+ *   in-process wake-ups on SQLite) until work may be there, or `idleWaitMs` passes; with tasks in
+ *   the prefetch buffer, a slot freeing ends the wait too. Nothing polls; with stealing on, the
+ *   wait is cut to `stealIntervalMs` to look for tasks to steal.
  * - `backoff`: a store call failed; waits (exponential, capped, jittered) and tries again. Every
  *   store error counts as transient: the loop resumes by itself when the store is back.
  * - `stopped`.
@@ -144,7 +145,20 @@ export class ClaimLoop {
     }
     this.#state = 'idle';
     const timeoutMs = this.#o.steal ? this.#o.stealIntervalMs : this.#o.idleWaitMs;
-    await this.#o.store.waitForWork({ queues: this.#o.queues, timeoutMs, signal });
+    if (this.#buffer.size === 0) {
+      await this.#o.store.waitForWork({ queues: this.#o.queues, timeoutMs, signal });
+      return;
+    }
+    // Prefetched tasks wait for a slot: a slot freeing must end the wait as surely as new work.
+    const waiting = new AbortController();
+    const stop = (): void => waiting.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      await Promise.race([this.#o.store.waitForWork({ queues: this.#o.queues, timeoutMs, signal: waiting.signal }), this.#wakeup.wait(waiting.signal)]);
+    } finally {
+      signal.removeEventListener('abort', stop);
+      waiting.abort();
+    }
   }
 
   /** Confirms buffered tasks for the free slots, then runs what is still ours. */

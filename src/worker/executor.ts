@@ -82,6 +82,7 @@ export class Executor {
       logger.warn({ reason }, 'attempt abandoned: its lease was lost, so its outcome is not written');
       return;
     }
+    if (item.outcome === 'complete' || item.outcome === 'fail') await leaseKeeper.flushProgress(task.id);
     // The lease stays renewed until the outcome is written.
     void completer.finish(item).then((written) => {
       leaseKeeper.release(task.id);

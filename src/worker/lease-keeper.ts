@@ -78,6 +78,18 @@ export class LeaseKeeper {
     this.#schedule(PROGRESS_FLUSH_MS);
   }
 
+  /**
+   * Writes the progress a task reported since the last renewal before its outcome is written: a
+   * fast handler's last report would otherwise be lost. A failure is ignored (progress is a hint).
+   */
+  async flushProgress(id: string): Promise<void> {
+    const held = this.#held.get(id);
+    const progress = this.#progress.get(id);
+    if (!held || progress === undefined) return;
+    this.#progress.delete(id);
+    await this.#store.renewLeases({ leases: [{ ...held.lease, progress }], leaseMs: this.#leaseMs }).catch(() => undefined);
+  }
+
   #interval(): number {
     return Math.max(Math.floor(this.#leaseMs / 3), 10);
   }

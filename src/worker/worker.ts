@@ -153,7 +153,13 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#state !== 'created') return;
     this.#state = 'starting';
-    this.#types = await this.#runner.ready();
+    try {
+      this.#types = await this.#runner.ready();
+    } catch (err) {
+      // Nothing started yet: the caller may fix the cause and call start() again.
+      this.#state = 'created';
+      throw err;
+    }
     this.#startedAt = Date.now();
     await this.#heartbeat.start();
     this.#leaseKeeper.start();
