@@ -407,19 +407,28 @@ export function formatIssuePath(path: readonly PropertyKey[]): string {
 }
 
 /** Zod issues as ValidationIssues: one per field, an unknown field under its own name. */
-export function toValidationIssues(error: z.ZodError): ValidationIssue[] {
+export interface IssueOptions {
+  /** Known fields by object path ('' = the root), for "unknown field … allowed: …" messages. Default: a submitted task's. */
+  allowedFields?: Record<string, readonly string[]>;
+  /** Where the validated value sits in a larger input (`task` for a schedule's template). */
+  pathPrefix?: (string | number)[];
+}
+
+export function toValidationIssues(error: z.ZodError, options: IssueOptions = {}): ValidationIssue[] {
+  const allowed = options.allowedFields ?? ALLOWED_FIELDS;
+  const prefix = options.pathPrefix ?? [];
   const issues: ValidationIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      const fields = ALLOWED_FIELDS[formatIssuePath(issue.path)];
+      const fields = allowed[formatIssuePath(issue.path)];
       for (const key of issue.keys) {
         issues.push({
-          path: formatIssuePath([...issue.path, key]),
+          path: formatIssuePath([...prefix, ...issue.path, key]),
           message: fields ? `unknown field${suggest(key, fields)}; allowed: ${fields.join(', ')}` : 'unknown field',
         });
       }
     } else {
-      issues.push({ path: formatIssuePath(issue.path), message: issue.message });
+      issues.push({ path: formatIssuePath([...prefix, ...issue.path]), message: issue.message });
     }
   }
   return issues;
@@ -428,8 +437,8 @@ export function toValidationIssues(error: z.ZodError): ValidationIssue[] {
 const MESSAGE_ISSUES = 10;
 
 /** A CONVEYOR_VALIDATION error from zod issues: "what: path: message; path: message". */
-export function validationError(what: string, error: z.ZodError): ConveyorError {
-  const issues = toValidationIssues(error);
+export function validationError(what: string, error: z.ZodError, options: IssueOptions = {}): ConveyorError {
+  const issues = toValidationIssues(error, options);
   const shown = issues.slice(0, MESSAGE_ISSUES).map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`));
   const more = issues.length > MESSAGE_ISSUES ? `; and ${issues.length - MESSAGE_ISSUES} more` : '';
   return new ConveyorError('CONVEYOR_VALIDATION', `${what}: ${shown.join('; ')}${more}`, { issues });

@@ -1,4 +1,5 @@
 import { backoffDelayMs } from '../lifecycle/backoff.js';
+import { unlessAborted } from '../lifecycle/abortable.js';
 import { sleep } from '../lifecycle/sleep.js';
 import type { LeaderLease, Store } from '../store/store.js';
 import type { Logger } from '../worker/handlers.js';
@@ -7,6 +8,8 @@ export const LEADER_LEASE_NAME = 'coordinator';
 export const DEFAULT_LEADER_LEASE_MS = 10_000;
 /** A follower tries this soon after the lease it saw expires, so takeovers do not collide in step. */
 const TAKEOVER_JITTER_MS = 100;
+/** The watchdog ends a term this long before the lease could expire, so terms never overlap. */
+const WATCHDOG_MARGIN_MS = 100;
 
 export interface LeaderElectorOptions {
   store: Store;
@@ -37,6 +40,7 @@ export class LeaderElector {
   #term: AbortController | undefined;
   #abort: AbortController | undefined;
   #done: Promise<void> | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
 
   constructor(options: LeaderElectorOptions) {
     this.#o = options;
@@ -83,19 +87,22 @@ export class LeaderElector {
 
   async #follow(signal: AbortSignal): Promise<void> {
     const sentAt = Date.now();
-    const lease = await this.#o.store.acquireLeadership({ name: LEADER_LEASE_NAME, nodeId: this.#o.nodeId, ttlMs: this.#leaseMs });
+    const lease = await unlessAborted(this.#o.store.acquireLeadership({ name: LEADER_LEASE_NAME, nodeId: this.#o.nodeId, ttlMs: this.#leaseMs }), signal);
+    if (signal.aborted) return;
     if (lease) {
       // Judged on this node's clock from before the call, so the term never outlives the lease.
       this.#lease = { ...lease, expiresAt: sentAt + this.#leaseMs };
       this.#term = new AbortController();
+      this.#armWatchdog();
       this.#o.logger.info({ expiresAt: lease.expiresAt }, 'leader: elected');
       this.#o.onElected(this.#term.signal);
       return;
     }
-    const holder = await this.#o.store.getLeader({ name: LEADER_LEASE_NAME });
-    // Sleep until the holder's lease would expire; a renewal pushes it on and we look again then.
+    const holder = await unlessAborted(this.#o.store.getLeader({ name: LEADER_LEASE_NAME }), signal);
+    // Sleep until the holder's lease would expire, but look again at least every third of a lease
+    // so that a resignation (the lease freed early) is taken over soon.
     const untilExpiry = holder ? holder.expiresAt - Date.now() : 0;
-    await sleep(Math.min(Math.max(untilExpiry, 0), this.#leaseMs) + Math.random() * TAKEOVER_JITTER_MS, signal);
+    await sleep(Math.min(Math.max(untilExpiry, 0), this.#leaseMs / 3) + Math.random() * TAKEOVER_JITTER_MS, signal);
   }
 
   async #lead(signal: AbortSignal): Promise<void> {
@@ -105,9 +112,14 @@ export class LeaderElector {
     // The store's new expiry is at most this: judged from before the call, never after.
     const sentAt = Date.now();
     try {
-      const renewed = await this.#o.store.renewLeadership({ name: LEADER_LEASE_NAME, nodeId: this.#o.nodeId, token: lease.token, ttlMs: this.#leaseMs });
+      const renewed = await unlessAborted(
+        this.#o.store.renewLeadership({ name: LEADER_LEASE_NAME, nodeId: this.#o.nodeId, token: lease.token, ttlMs: this.#leaseMs }),
+        signal,
+      );
+      if (signal.aborted) return;
       if (renewed) {
         lease.expiresAt = sentAt + this.#leaseMs;
+        this.#armWatchdog();
         return;
       }
       this.#endTerm('the lease was taken or expired');
@@ -118,7 +130,23 @@ export class LeaderElector {
     }
   }
 
+  /**
+   * Ends the term when the lease would expire before a renewal confirmed it: a renewal call can
+   * hang (a store that neither answers nor fails), and past its expiry the lease may be another's.
+   */
+  #armWatchdog(): void {
+    clearTimeout(this.#watchdog);
+    const lease = this.#lease;
+    if (!lease) return;
+    this.#watchdog = setTimeout(() => {
+      if (this.#lease === lease) this.#endTerm('no renewal confirmed the lease before it expired');
+    }, Math.max(0, lease.expiresAt - Date.now() - WATCHDOG_MARGIN_MS));
+    this.#watchdog.unref();
+  }
+
   #endTerm(why: string): void {
+    clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
     if (!this.#term) return;
     this.#term.abort();
     this.#term = undefined;

@@ -33,6 +33,8 @@ export const scheduleInputSchema = z
 
 export type ScheduleInput = z.input<typeof scheduleInputSchema>;
 
+const SCHEDULE_FIELDS = Object.keys(scheduleInputSchema.shape);
+
 /** How late an occurrence may be enqueued under `missedRuns: 'skip'` before it counts as missed. */
 export const MISSED_RUN_GRACE_MS = 5_000;
 /** A catch-up (`missedRuns: 'once'`) enqueues at most this many missed occurrences, the latest ones. */
@@ -41,7 +43,7 @@ export const MAX_CATCH_UP = 1_000;
 /** Validates a schedule; errors name the field and what is allowed. */
 export function parseSchedule(input: unknown): ScheduleDefinition {
   const parsed = scheduleInputSchema.safeParse(input);
-  if (!parsed.success) throw validationError('invalid schedule', parsed.error);
+  if (!parsed.success) throw validationError('invalid schedule', parsed.error, { allowedFields: { '': SCHEDULE_FIELDS } });
   const { name, cron, timezone, every, task, missedRuns, paused } = parsed.data;
   const fail = (path: string, message: string): never => {
     throw new ConveyorError('CONVEYOR_VALIDATION', `invalid schedule: ${path}: ${message}`, { issues: [{ path, message }] });
@@ -67,7 +69,10 @@ export function parseSchedule(input: unknown): ScheduleDefinition {
     if (field in task) fail(`task.${field}`, 'is set by each occurrence; leave it out of the template');
   }
   const template = submitTaskSchema.safeParse(task);
-  if (!template.success) throw validationError('invalid schedule task', template.error);
+  if (!template.success) throw validationError('invalid schedule', template.error, { pathPrefix: ['task'] });
+  if (nextOccurrence({ cron: cron ?? null, timezone: timezone ?? null, everyMs: every ?? null }, Date.now()) === null) {
+    fail('cron', `${JSON.stringify(cron)} has no future occurrence, so the schedule would never run`);
+  }
   return {
     name,
     cron: cron ?? null,
@@ -96,8 +101,8 @@ function sameTiming(a: Pick<ScheduleDefinition, 'cron' | 'timezone' | 'everyMs'>
 
 /**
  * Creates or replaces schedules. A schedule whose timing did not change keeps its next occurrence
- * (so re-declaring schedules at every start-up shifts nothing); a new or re-timed one starts from
- * the first occurrence after `now`.
+ * (so re-declaring schedules at every start-up shifts nothing); a new, re-timed or un-paused one
+ * starts from the first occurrence after `now`.
  */
 export async function saveSchedules(store: Store, inputs: unknown[], now: number = Date.now()): Promise<Schedule[]> {
   const definitions = inputs.map(parseSchedule);
@@ -105,7 +110,9 @@ export async function saveSchedules(store: Store, inputs: unknown[], now: number
   return store.upsertSchedules({
     schedules: definitions.map((definition) => {
       const known = existing.get(definition.name);
-      const nextRunAt = known && sameTiming(known, definition) ? known.nextRunAt : nextOccurrence(definition, now);
+      // Un-pausing starts afresh too: the occurrences of the pause are not "missed runs" to catch up.
+      const keep = known !== undefined && sameTiming(known, definition) && !(known.paused && !definition.paused);
+      const nextRunAt = keep ? known.nextRunAt : nextOccurrence(definition, now);
       return { ...definition, nextRunAt };
     }),
   });

@@ -47,8 +47,7 @@ export function retentionCleaner(ctx: ServiceContext & { now?: () => number }, c
         const policy = retentionFor(config, queue);
         for (const state of ['completed', 'dead', 'cancelled'] as const) {
           for (;;) {
-            if (signal.aborted || batches >= RETENTION_BATCHES_PER_RUN) return true;
-            batches += 1;
+            if (signal.aborted) return false;
             const n = await ctx.store.deleteFinishedTasks({
               queue,
               state,
@@ -58,6 +57,8 @@ export function retentionCleaner(ctx: ServiceContext & { now?: () => number }, c
             });
             deleted += n;
             if (n < RETENTION_BATCH) break;
+            // Only full batches count against the budget: a run always reaches every queue.
+            if (++batches >= RETENTION_BATCHES_PER_RUN) return true;
           }
         }
       }
