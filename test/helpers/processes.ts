@@ -280,9 +280,9 @@ export async function countByState(store: Store, queue: string): Promise<Record<
 }
 
 /**
- * Calls `reclaimExpiredLeases` every `intervalMs` until stopped: the coordinator's job, which comes
- * in a later issue; until then the tests that need expired leases taken back run this. Store errors
- * (Redis down) are ignored: the next round tries again.
+ * Calls `reclaimExpiredLeases` every `intervalMs` until stopped: the coordinator's lease reaper in
+ * small, so that worker tests exercise the worker alone (test/system/worker-reclaim.test.ts runs the
+ * real coordinator). Store errors (Redis down) are ignored: the next round tries again.
  */
 export function startLeaseReaper(store: Store, intervalMs = 300): { reclaimed: string[]; stop(): Promise<void> } {
   const reclaimed: string[] = [];

@@ -36,8 +36,8 @@ describe('workers across a Redis restart', () => {
       const redis = await startRestartableRedis();
       const prefix = 'restart';
       const store = await openStore(redis.url, { prefix });
-      // The coordinator normally takes back expired leases; it comes in a later issue, so the test
-      // process does its job here (for tasks whose claim reply was lost when Redis went away).
+      // The coordinator's lease reaper, in small: this test is about the workers (and takes back a
+      // task whose lease a lost reply left with nobody).
       const reaper = startLeaseReaper(store, 300);
       const config = { store: redis.url, prefix, handlersModule: TEST_HANDLERS_MODULE, leaseMs: LEASE_MS };
       const idle = spawnWorker({ ...config, id: 'idle-worker', queues: ['idle'], concurrency: 5 });

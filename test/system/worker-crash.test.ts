@@ -45,8 +45,7 @@ describe.each<StoreKind>(['sqlite', 'redis'])('worker process crash on %s', (kin
         await store.insertTasks({ tasks: tasks.slice(offset, offset + INSERT_BATCH) });
       }
 
-      // The coordinator normally takes back expired leases; it comes in a later issue, so the test
-      // process does its job here.
+      // The coordinator's lease reaper, in small: this test is about the workers.
       const reaper = startLeaseReaper(store, 300);
       onTestFinished(() => reaper.stop());
 
