@@ -10,6 +10,14 @@ export const ERROR_CODES = {
   CONVEYOR_DEPENDENCY_NOT_FOUND: 'a task depends on an id that does not exist',
   CONVEYOR_STORE_URL_INVALID: 'the store URL is not one of the supported forms',
   CONVEYOR_STORE_SCHEMA_TOO_NEW: 'the store was migrated by a newer Conveyor than this one',
+  CONVEYOR_TASK_NOT_FOUND: 'no task has this id: it never existed, or retention deleted it; `details.id` names it',
+  CONVEYOR_QUEUE_NOT_FOUND: 'no queue has this name: it never held a task and was never paused; `details.queue` names it',
+  CONVEYOR_SCHEDULE_NOT_FOUND: 'no schedule has this name; `details.name` names it',
+  CONVEYOR_TASK_NOT_RETRYABLE: 'only a dead or cancelled task can be retried; `details.state` is where the task is',
+  CONVEYOR_TASK_FAILED: 'a waited-for task ended dead or cancelled; `details.error` is its last error',
+  CONVEYOR_WAIT_TIMEOUT: 'a waited-for task did not finish in time (it goes on); `details.state` is where it was',
+  CONVEYOR_BATCH_TOO_LARGE: 'a batch holds more items than allowed; `details.max` is the limit',
+  CONVEYOR_CONFIG_INVALID: 'a configuration value (file, environment or flag) is invalid; the message names the key, its source and what is allowed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

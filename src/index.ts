@@ -2,8 +2,9 @@
  * Conveyor's public surface. Everything a user may import comes from here; other modules are
  * internal and may change between minor versions.
  *
- * So far: the task model (types, validation, retry policy, durations, errors) and the two stores
- * behind one interface. The client, worker, coordinator, CLI and HTTP API come later.
+ * So far: the task model (types, validation, retry policy, durations, errors), the two stores
+ * behind one interface, the client, the worker, the coordinator, the built-in `http` task type and
+ * the logger. The CLI and the HTTP API come later.
  */
 
 export * from './types.js';
@@ -130,3 +131,27 @@ export {
   type ScheduleInput,
 } from './coordinator/schedules.js';
 export { VERSION } from './version.js';
+export { createLogger, type CreateLoggerOptions, type LogLevel } from './observability/logger.js';
+export {
+  Client,
+  ClientSchedules,
+  createClient,
+  DeadLetterQueue,
+  DEFAULT_LIST_LIMIT,
+  MAX_BATCH_SIZE,
+  MAX_LIST_LIMIT,
+  type CancelResult,
+  type ClientDefaults,
+  type ClientOptions,
+  type DeadListOptions,
+  type DeadPurgeOptions,
+  type DeadRetryOptions,
+  type ListOptions,
+  type QueueSummary,
+  type RetryResult,
+  type StatsOptions,
+  type SubmitResult,
+  type WaitForOptions,
+} from './client/client.js';
+export { RetryAfterError } from './worker/handlers.js';
+export { createHttpHandler, HTTP_TASK_TYPE, type HttpHandlerOptions } from './builtin/http-task.js';

@@ -1,5 +1,5 @@
 import { retryDelayMs } from '../retry/retry-policy.js';
-import type { FinishItem, LeaseRef, Store } from '../store/store.js';
+import type { FinishItem, FinishOutcome, LeaseRef, Store } from '../store/store.js';
 import type { ClaimedTask, JsonValue } from '../types.js';
 import type { Completer } from './completer.js';
 import type { HandlerAbortReason, Logger } from './handlers.js';
@@ -84,9 +84,10 @@ export class Executor {
     }
     if (item.outcome === 'complete' || item.outcome === 'fail') await leaseKeeper.flushProgress(task.id);
     // The lease stays renewed until the outcome is written.
+    const ranMs = Date.now() - startedAt;
     void completer.finish(item).then((written) => {
       leaseKeeper.release(task.id);
-      if (written === 'lease_lost') logger.warn({ outcome: item.outcome }, 'outcome refused: the lease was lost before it was written');
+      logOutcome(logger, item, written, ranMs);
     });
   }
 
@@ -94,6 +95,29 @@ export class Executor {
     if (task.dependsOn.length === 0) return {};
     const found = await this.#deps.store.getTasks({ ids: task.dependsOn });
     return Object.fromEntries(task.dependsOn.map((id, i) => [id, found[i]?.result ?? null]));
+  }
+}
+
+/** One line per attempt outcome, at the level an operator needs it. */
+function logOutcome(logger: Logger, item: FinishItem, written: FinishOutcome, durationMs: number): void {
+  const error = item.outcome === 'fail' ? { reason: item.error.reason, message: item.error.message } : undefined;
+  switch (written) {
+    case 'completed':
+      logger.debug({ durationMs }, 'task completed');
+      return;
+    case 'scheduled':
+    case 'pending':
+      if (item.outcome === 'release') logger.info({ durationMs }, 'task released: its attempt is given back');
+      else logger.warn({ durationMs, error }, 'attempt failed; the task will be retried');
+      return;
+    case 'dead':
+      logger.error({ durationMs, error }, 'task is dead: no attempt left (dead-letter queue)');
+      return;
+    case 'cancelled':
+      logger.info({ durationMs }, 'task cancelled');
+      return;
+    case 'lease_lost':
+      logger.warn({ outcome: item.outcome }, 'outcome refused: the lease was lost before it was written');
   }
 }
 
@@ -136,7 +160,8 @@ function finishItem(task: ClaimedTask, lease: LeaseRef, outcome: RunOutcome, rea
       ...lease,
       outcome: 'fail',
       error: { reason: outcome.noHandler ? 'no_handler' : 'error', ...outcome.error },
-      retryDelayMs: retry,
+      // The handler's own delay (Retry-After) over the backoff; the store still applies the deadline.
+      retryDelayMs: outcome.retryAfterMs ?? retry,
       permanent: outcome.permanent,
     };
   }

@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import type { JsonValue, Task } from '../types.js';
-import { isPermanentError, type Handler, type HandlerContext, type Handlers } from './handlers.js';
+import { isPermanentError, retryAfterMsOf, type Handler, type HandlerContext, type Handlers } from './handlers.js';
 import type { RunContext, RunOutcome, TaskRunner } from './runner.js';
 
 /**
@@ -143,7 +143,13 @@ export async function invokeHandler(handler: Handler, task: Task, ctx: HandlerCo
   try {
     value = await handler(task, ctx);
   } catch (err) {
-    return { status: 'failed', permanent: isPermanentError(err), error: describeError(err) };
+    const retryAfterMs = retryAfterMsOf(err);
+    return {
+      status: 'failed',
+      permanent: isPermanentError(err),
+      error: describeError(err),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    };
   }
   return resultOutcome(task.type, value);
 }

@@ -37,6 +37,8 @@ export type RunOutcome =
       permanent: boolean;
       /** No handler for the type: the message names it and the known types. */
       noHandler?: boolean;
+      /** The handler chose the retry delay (a RetryAfterError): used instead of the task's backoff. */
+      retryAfterMs?: number;
     }
   /** The signal aborted before the handler settled (the runner stopped waiting, or killed it). */
   | { status: 'aborted' };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PermanentError, type Handlers } from '../../src/worker/handlers.js';
+import { PermanentError, RetryAfterError, retryAfterMsOf, type Handlers } from '../../src/worker/handlers.js';
 import { InProcessRunner } from '../../src/worker/in-process-runner.js';
 import type { RunOutcome } from '../../src/worker/runner.js';
 import { eventually } from '../helpers/eventually.js';
@@ -133,6 +133,35 @@ describe('InProcessRunner: outcomes', () => {
     });
     expect(await flagged.run(taskOf('flagged'), runContext())).toMatchObject({ status: 'failed', permanent: true });
     expect(new PermanentError('x').permanent).toBe(true);
+  });
+
+  it('a RetryAfterError (or any error with a finite retryAfterMs ≥ 0) carries its delay in the outcome', async () => {
+    const outcome = await runner.run(taskOf('retryAfter', { ms: 2_500 }), runContext());
+    expect(outcome).toMatchObject({ status: 'failed', permanent: false, retryAfterMs: 2_500, error: { name: 'RetryAfterError', message: 'try again later' } });
+
+    const flagged = new InProcessRunner({
+      handlers: {
+        plain: () => Promise.reject(Object.assign(new Error('rate limited'), { retryAfterMs: 10.2 })),
+        both: () => Promise.reject(Object.assign(new PermanentError('gone'), { retryAfterMs: 5 })),
+      },
+    });
+    expect(await flagged.run(taskOf('plain'), runContext())).toMatchObject({ status: 'failed', permanent: false, retryAfterMs: 11 });
+    expect(await flagged.run(taskOf('both'), runContext())).toMatchObject({ status: 'failed', permanent: true, retryAfterMs: 5 });
+    // A plain throw has no delay of its own: the backoff applies.
+    expect(failure(await runner.run(taskOf('fail'), runContext())).retryAfterMs).toBeUndefined();
+  });
+
+  it('ignores a retryAfterMs that is not a finite number ≥ 0', () => {
+    for (const retryAfterMs of [-1, Number.NaN, Number.POSITIVE_INFINITY, '1000', null, undefined]) {
+      expect(retryAfterMsOf(Object.assign(new Error('x'), { retryAfterMs }))).toBeUndefined();
+    }
+    expect(retryAfterMsOf('a string')).toBeUndefined();
+    expect(retryAfterMsOf(null)).toBeUndefined();
+    expect(retryAfterMsOf(new RetryAfterError('x', 0))).toBe(0);
+    expect(retryAfterMsOf(new RetryAfterError('x', 1e300))).toBe(100 * 365.25 * 24 * 60 * 60 * 1000);
+    const err = new RetryAfterError('later', 750);
+    expect(err).toBeInstanceOf(Error);
+    expect([err.name, err.message, err.retryAfterMs]).toEqual(['RetryAfterError', 'later', 750]);
   });
 
   it('a thrown non-Error value fails the attempt with the value in the message', async () => {

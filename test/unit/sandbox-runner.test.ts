@@ -56,6 +56,16 @@ describe('SandboxRunner: outcomes (same mapping as in-process)', () => {
     });
   });
 
+  it('a RetryAfterError carries its delay across the thread boundary', async () => {
+    expect(await runner.run(taskOf('retryAfter', { ms: 2_500 }), runContext())).toMatchObject({
+      status: 'failed',
+      permanent: false,
+      retryAfterMs: 2_500,
+      error: { name: 'RetryAfterError', message: 'try again later' },
+    });
+    expect(failure(await runner.run(taskOf('fail'), runContext())).retryAfterMs).toBeUndefined();
+  });
+
   it('a thrown non-Error value and a result that is not JSON fail, saying what happened', async () => {
     expect(failure(await runner.run(taskOf('throwString'), runContext())).error.message).toContain('not an Error');
     const notJson = failure(await runner.run(taskOf('bigint'), runContext()));

@@ -4,7 +4,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect, it } from 'vitest';
-import type { Handlers } from '../../src/worker/handlers.js';
+import { RetryAfterError, type Handlers } from '../../src/worker/handlers.js';
 import { recordingLogger } from '../fixtures/run-context.js';
 import { describeForEachStore, FIXTURE_HANDLERS, TINY_BACKOFF } from './harness.js';
 
@@ -47,6 +47,30 @@ describeForEachStore('worker: handlers', (setup) => {
     for (let i = 1; i < dead.errors.length; i++) {
       expect(dead.errors[i]!.at - dead.errors[i - 1]!.at).toBeGreaterThanOrEqual(190);
     }
+  });
+
+  it('a RetryAfterError sets the retry delay', async () => {
+    const t = await setup();
+    const handlers: Handlers = {
+      rateLimited: (_task, ctx) => {
+        if (ctx.attempt === 1) throw new RetryAfterError('slow down', 1_200);
+        return { succeededOn: ctx.attempt };
+      },
+    };
+    await t.startWorker({ handlers });
+    // The backoff alone would retry after 10 ms.
+    const [task] = await t.submit({ type: 'rateLimited', retries: 3, backoff: TINY_BACKOFF });
+
+    const scheduled = await t.waitForState(task!.id, 'scheduled');
+    const failedAt = scheduled.errors[0]!.at;
+    expect(scheduled.errors[0]).toMatchObject({ attempt: 1, reason: 'error', name: 'RetryAfterError', message: 'slow down' });
+    // Both times are on the store's clock, taken in the same write.
+    expect(scheduled.runAt - failedAt).toBeGreaterThanOrEqual(1_200);
+    expect(scheduled.runAt - failedAt).toBeLessThan(1_300);
+
+    const done = await t.waitForState(task!.id, 'completed');
+    expect(done).toMatchObject({ attempt: 2, result: { succeededOn: 2 } });
+    expect(done.finishedAt! - failedAt).toBeGreaterThanOrEqual(1_190);
   });
 
   it('skips the remaining retries when a handler throws a PermanentError', async () => {

@@ -1,0 +1,256 @@
+/**
+ * The client: the one facade that applications, the HTTP API and the CLI share. Every method
+ * validates its input first and throws a ConveyorError naming the field (`details.issues`), so
+ * bad input writes nothing; then it makes the store calls.
+ *
+ * The client does not own the store: it neither migrates nor closes it.
+ */
+import { getClusterView, type ClusterView } from '../coordinator/coordinator.js';
+import { ConveyorError } from '../errors.js';
+import type { PayloadLimits, SubmitTaskOptions } from '../schemas.js';
+import type { CancelOutcome, ListTasksResult, QueueCounts, Store, WorkerInfo } from '../store/store.js';
+import { TASK_STATES, type Task, type TaskState } from '../types.js';
+import { DeadLetterQueue } from './dead-letter.js';
+import { ClientSchedules } from './schedules.js';
+import { Submitter, type ClientDefaults, type SubmitResult } from './submit.js';
+import {
+  issuesError,
+  listOptionsSchema,
+  parseInput,
+  queueNameSchema,
+  statsOptionsSchema,
+  taskIdSchema,
+  taskIdsSchema,
+  taskNotFound,
+  waitForOptionsSchema,
+  type ListOptions,
+  type StatsOptions,
+  type WaitForOptions,
+} from './validation.js';
+import { waitForTask } from './wait-for.js';
+
+export interface ClientOptions {
+  store: Store;
+  /** Applied to each submitted task that leaves the field out. */
+  defaults?: ClientDefaults;
+  /** Limits on a payload's size, depth and key count (default 1 MiB, 32, 10,000). */
+  payloadLimits?: Partial<PayloadLimits>;
+}
+
+export interface CancelResult {
+  task: Task;
+  /**
+   * `cancelled`: it had not started and is cancelled (its dependents too); `cancel_requested`: it
+   * is running, and its worker aborts it at the next lease renewal; `already_finished`: nothing done.
+   */
+  outcome: Exclude<CancelOutcome, 'not_found'>;
+}
+
+export interface RetryResult {
+  /** The task, back in `pending` with a fresh set of attempts. */
+  task: Task;
+  outcome: 'retried';
+}
+
+/** A queue with its pause flag and its task counts per state. */
+export interface QueueSummary {
+  name: string;
+  paused: boolean;
+  counts: Record<TaskState, number>;
+}
+
+export class Client {
+  readonly #store: Store;
+  readonly #submitter: Submitter;
+  /** The dead-letter queue: `list`, `retry`, `purge`. */
+  readonly dead: DeadLetterQueue;
+  /** Recurring tasks: `list`, `get`, `save`, `remove`. */
+  readonly schedules: ClientSchedules;
+
+  constructor(options: ClientOptions) {
+    if (typeof options !== 'object' || options === null || typeof options.store?.insertTasks !== 'function') {
+      throw issuesError('invalid client options', [{ path: 'store', message: 'is required: a Store (createSqliteStore, createRedisStore or openStore)' }]);
+    }
+    this.#store = options.store;
+    this.#submitter = new Submitter(options.store, options.defaults ?? {}, options.payloadLimits ?? {});
+    this.dead = new DeadLetterQueue(options.store);
+    this.schedules = new ClientSchedules(options.store);
+  }
+
+  /** The payload limits every submit is checked against. */
+  get payloadLimits(): Readonly<PayloadLimits> {
+    return this.#submitter.payloadLimits;
+  }
+
+  // ---- tasks -------------------------------------------------------------------------------------
+
+  /**
+   * Submits one task (the fields of `SubmitTaskOptions`; the client's defaults fill `retries` and
+   * `backoff` when left out). A repeated `key` in the same queue returns the existing task with
+   * `created: false`. `dependsOn` names ids of tasks that exist (CONVEYOR_DEPENDENCY_NOT_FOUND
+   * naming `dependsOn[i]` otherwise). A deadline already past is refused.
+   */
+  submit(input: SubmitTaskOptions): Promise<SubmitResult> {
+    return this.#submitter.submit(input);
+  }
+
+  /**
+   * Submits up to 1,000 tasks, all or nothing: every input is validated before anything is
+   * written, and one bad item (named `tasks[i].field`) refuses the whole batch. Results are in
+   * input order. Ids are assigned by the client as the batch is written, so `dependsOn` can only
+   * name tasks that already exist, not other tasks of the same batch: submit dependencies first.
+   * More than 1,000 tasks: CONVEYOR_BATCH_TOO_LARGE.
+   */
+  submitBatch(inputs: readonly SubmitTaskOptions[]): Promise<SubmitResult[]> {
+    return this.#submitter.submitBatch(inputs);
+  }
+
+  /** One task; CONVEYOR_TASK_NOT_FOUND (`details.id`) when there is none. Ids are case-insensitive. */
+  async get(id: string): Promise<Task> {
+    const checked = parseInput(taskIdSchema, id, 'invalid task id', 'id');
+    const [task] = await this.#store.getTasks({ ids: [checked] });
+    if (!task) throw taskNotFound(checked);
+    return task;
+  }
+
+  /** Up to 1,000 tasks, in input order; null where no task has the id. */
+  async getMany(ids: readonly string[]): Promise<(Task | null)[]> {
+    const checked = parseInput(taskIdsSchema, ids, 'invalid task ids', 'ids');
+    if (checked.length === 0) return [];
+    return this.#store.getTasks({ ids: checked });
+  }
+
+  /**
+   * Tasks newest first, filtered by `queue`, `state` and `type`; `limit` 1–1000 (default 50);
+   * follow `nextCursor` for the next page (a page may be shorter than `limit`). An unknown queue
+   * is an empty list, not an error.
+   */
+  async list(options: ListOptions = {}): Promise<ListTasksResult> {
+    const { queue, state, type, limit, cursor } = parseInput(listOptionsSchema, options, 'invalid list options');
+    return this.#store.listTasks({
+      limit,
+      cursor: cursor ?? null,
+      ...(queue === undefined ? {} : { queue }),
+      ...(state === undefined ? {} : { state }),
+      ...(type === undefined ? {} : { type }),
+    });
+  }
+
+  /**
+   * Cancels a task: one that has not started ends `cancelled` (and its dependents with it); a
+   * running one is asked to stop. CONVEYOR_TASK_NOT_FOUND when there is no such task.
+   */
+  async cancel(id: string): Promise<CancelResult> {
+    const checked = parseInput(taskIdSchema, id, 'invalid task id', 'id');
+    const [result] = await this.#store.cancelTasks({ ids: [checked] });
+    if (!result || result.outcome === 'not_found') throw taskNotFound(checked);
+    return { task: await this.get(checked), outcome: result.outcome };
+  }
+
+  /**
+   * Sends a `dead` or `cancelled` task back to `pending` with a fresh set of attempts. Any other
+   * state: CONVEYOR_TASK_NOT_RETRYABLE (`details.state`); no such task: CONVEYOR_TASK_NOT_FOUND.
+   */
+  async retry(id: string): Promise<RetryResult> {
+    const checked = parseInput(taskIdSchema, id, 'invalid task id', 'id');
+    const [result] = await this.#store.retryTasks({ ids: [checked] });
+    if (!result || result.outcome === 'not_found') throw taskNotFound(checked);
+    const task = await this.get(checked);
+    if (result.outcome === 'not_retryable') {
+      throw new ConveyorError(
+        'CONVEYOR_TASK_NOT_RETRYABLE',
+        `task ${checked} is ${task.state}: only a dead or cancelled task can be retried${task.state === 'completed' ? '' : ' (wait for it to finish, or cancel it first)'}`,
+        { id: checked, state: task.state },
+      );
+    }
+    return { task, outcome: 'retried' };
+  }
+
+  /**
+   * Waits until the task finishes, for at most `timeoutMs` (milliseconds or a duration such as
+   * "30s"). Resolves with the task when it completed. Rejects with CONVEYOR_TASK_FAILED when it
+   * ended `dead` or `cancelled` (`details.error` is its last error, `details.state` the state),
+   * CONVEYOR_WAIT_TIMEOUT after `timeoutMs` (the task goes on), CONVEYOR_TASK_NOT_FOUND, or the
+   * `signal`'s reason when it aborts. Polls the store for now (see wait-for.ts).
+   */
+  async waitFor(id: string, options: WaitForOptions): Promise<Task> {
+    const checked = parseInput(taskIdSchema, id, 'invalid task id', 'id');
+    const { timeoutMs, signal } = parseInput(waitForOptionsSchema, options, 'invalid wait options');
+    return waitForTask(this.#store, checked, timeoutMs, signal);
+  }
+
+  // ---- queues and the cluster ---------------------------------------------------------------------
+
+  /** Counts per queue and state (every state present), by queue; `queue` narrows to one. */
+  async stats(options: StatsOptions = {}): Promise<QueueCounts[]> {
+    const { queue } = parseInput(statsOptionsSchema, options, 'invalid stats options');
+    return this.#store.countTasks(queue === undefined ? {} : { queue });
+  }
+
+  /** Every queue that ever held a task or was paused: its pause flag and counts, by name. */
+  async queues(): Promise<QueueSummary[]> {
+    const [queues, counts] = await Promise.all([this.#store.listQueues(), this.#store.countTasks({})]);
+    const countsOf = new Map(counts.map((c) => [c.queue, c.counts]));
+    return queues
+      .map((q) => ({ name: q.name, paused: q.paused, counts: countsOf.get(q.name) ?? zeroCounts() }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * Stops workers claiming from the queue (running tasks finish). A queue that does not exist yet
+   * is created paused, so a queue can be paused before its first task arrives.
+   */
+  async pauseQueue(name: string): Promise<QueueSummary> {
+    const queue = parseInput(queueNameSchema, name, 'invalid queue name', 'name');
+    await this.#store.setQueuePaused({ queue, paused: true });
+    return this.#queue(queue);
+  }
+
+  /** Lets workers claim from the queue again. CONVEYOR_QUEUE_NOT_FOUND when no such queue exists. */
+  async resumeQueue(name: string): Promise<QueueSummary> {
+    const queue = parseInput(queueNameSchema, name, 'invalid queue name', 'name');
+    const known = (await this.#store.listQueues()).some((q) => q.name === queue);
+    if (!known) throw queueNotFound(queue);
+    await this.#store.setQueuePaused({ queue, paused: false });
+    return this.#queue(queue);
+  }
+
+  /** Workers (and server nodes) whose heartbeat has not expired, by id. */
+  workers(): Promise<WorkerInfo[]> {
+    return this.#store.listWorkers({});
+  }
+
+  /** The cluster: nodes with their role and uptime, the leader's id, and `self` as given. */
+  async cluster(self: string | null = null): Promise<ClusterView> {
+    if (self !== null && (typeof self !== 'string' || self === '')) {
+      throw issuesError('invalid cluster options', [{ path: 'self', message: 'must be a node id (a non-empty string) or null' }]);
+    }
+    return getClusterView(this.#store, self);
+  }
+
+  async #queue(name: string): Promise<QueueSummary> {
+    const [queues, counts] = await Promise.all([this.#store.listQueues(), this.#store.countTasks({ queue: name })]);
+    const info = queues.find((q) => q.name === name);
+    return { name, paused: info?.paused ?? false, counts: counts[0]?.counts ?? zeroCounts() };
+  }
+}
+
+export function createClient(options: ClientOptions): Client {
+  return new Client(options);
+}
+
+function zeroCounts(): Record<TaskState, number> {
+  return Object.fromEntries(TASK_STATES.map((state) => [state, 0])) as Record<TaskState, number>;
+}
+
+function queueNotFound(queue: string): ConveyorError {
+  return new ConveyorError('CONVEYOR_QUEUE_NOT_FOUND', `queue ${JSON.stringify(queue)} not found: it never held a task and was never paused`, {
+    queue,
+  });
+}
+
+export type { ClientDefaults, SubmitResult } from './submit.js';
+export type { DeadListOptions, DeadPurgeOptions, DeadRetryOptions, ListOptions, StatsOptions, WaitForOptions } from './validation.js';
+export { MAX_BATCH_SIZE, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './validation.js';
+export { DeadLetterQueue } from './dead-letter.js';
+export { ClientSchedules } from './schedules.js';
