@@ -18,6 +18,12 @@ export const ERROR_CODES = {
   CONVEYOR_WAIT_TIMEOUT: 'a waited-for task did not finish in time (it goes on); `details.state` is where it was',
   CONVEYOR_BATCH_TOO_LARGE: 'a batch holds more items than allowed; `details.max` is the limit',
   CONVEYOR_CONFIG_INVALID: 'a configuration value (file, environment or flag) is invalid; the message names the key, its source and what is allowed',
+  CONVEYOR_LEASE_LOST: 'a complete or fail carried a lease token the task no longer holds (lease expired, reclaimed or stolen); nothing was written',
+  CONVEYOR_UNAUTHORIZED: 'the HTTP API needs `Authorization: Bearer <token>` with a configured token',
+  CONVEYOR_FORBIDDEN: "the token is valid but lacks the route's scope; `details.required` names it",
+  CONVEYOR_ROUTE_NOT_FOUND: 'no HTTP route has this method and path; `details.method` and `details.url` name them',
+  CONVEYOR_STORE_UNAVAILABLE: 'the store did not answer (GET /ready)',
+  CONVEYOR_INTERNAL: 'an unexpected error; the server logged it',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
