@@ -33,7 +33,7 @@ export const ENV_PREFIX = 'CONVEYOR_';
 /** Nested keys in environment variable names: `CONVEYOR_LOG__LEVEL` → `log.level`. */
 export const ENV_NESTING = '__';
 /** `CONVEYOR_*` variables that are not configuration keys: the file to read, and the CLI's client settings. */
-export const NON_CONFIG_ENV: readonly string[] = ['CONVEYOR_CONFIG', 'CONVEYOR_SERVER', 'CONVEYOR_TOKEN'];
+export const NON_CONFIG_ENV: readonly string[] = ['CONVEYOR_CONFIG', 'CONVEYOR_SERVER', 'CONVEYOR_TOKEN', 'CONVEYOR_FROM_SOURCE'];
 
 type Path = (string | number)[];
 
