@@ -23,6 +23,7 @@ import { describeValue, durationSchema } from '../duration.js';
 import { validationError } from '../schemas.js';
 import { VERSION } from '../version.js';
 import { PermanentError, RetryAfterError, type Handler } from '../worker/handlers.js';
+import { rejectOnAbort } from '../lifecycle/abortable.js';
 
 export const HTTP_TASK_TYPE = 'http';
 
@@ -336,7 +337,7 @@ async function refusePrivateDestination(url: URL, target: string, signal: AbortS
     addresses = [host];
   } else {
     try {
-      addresses = (await abortable(lookup(host, { all: true, verbatim: true }), signal)).map((found) => found.address);
+      addresses = (await rejectOnAbort(lookup(host, { all: true, verbatim: true }), signal)).map((found) => found.address);
     } catch (err) {
       // Not permanent: a name that does not resolve now may resolve later (DNS is down, not yet propagated).
       throw new Error(`${target} failed: no response: cannot resolve ${host}: ${signal.aborted ? stopped() : networkCause(err)}`, { cause: err });
@@ -351,24 +352,6 @@ async function refusePrivateDestination(url: URL, target: string, signal: AbortS
   );
 }
 
-/** Rejects with the signal's reason as soon as it aborts (dns lookup takes no signal). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
-      },
-    );
-  });
-}
 
 // ---- responses ------------------------------------------------------------------------------------
 

@@ -1,15 +1,15 @@
 /**
- * Resolves with the promise's value, or with `undefined` as soon as `signal` aborts: a loop that
- * awaits a store call must still stop when the call hangs. The call itself goes on; its result is
- * dropped.
+ * Rejects with the signal's reason as soon as `signal` aborts, else settles as `promise` does: for
+ * awaiting a call that takes no signal of its own (a DNS lookup, a store call that may hang). The
+ * call itself goes on; its result is dropped.
  */
-export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+export function rejectOnAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) {
     promise.catch(() => undefined);
-    return Promise.resolve(undefined);
+    return Promise.reject(signal.reason as Error);
   }
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => resolve(undefined);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
@@ -18,8 +18,18 @@ export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Prom
       },
       (err: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err);
+        reject(err as Error);
       },
     );
   });
+}
+
+/** Like rejectOnAbort, but an abort resolves `undefined`: a loop that must stop, not fail. */
+export async function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  try {
+    return await rejectOnAbort(promise, signal);
+  } catch (err) {
+    if (signal.aborted) return undefined;
+    throw err;
+  }
 }
