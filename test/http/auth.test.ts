@@ -16,9 +16,9 @@ const AUTH = [
   { token: ADMIN, scopes: ['admin' as const] },
 ];
 
-describeForEachStore('http: auth', (setup) => {
+describeForEachStore('http: auth', (setup, kind) => {
   it('401 without or with an unknown token, 403 with the wrong scope, 2xx with the right one', async () => {
-    const h = await openHttpTest(setup, { auth: AUTH });
+    const h = await openHttpTest(kind, { env: { CONVEYOR_AUTH__TOKENS: JSON.stringify(AUTH) } });
     const noToken = await h.request('POST', '/api/v1/tasks', { body: { type: 'a' } });
     expectError(noToken, 401, 'CONVEYOR_UNAUTHORIZED');
     expect(noToken.headers.get('www-authenticate')).toBe('Bearer');
@@ -61,14 +61,14 @@ describeForEachStore('http: auth', (setup) => {
   });
 
   it('/health, /ready and the OpenAPI document stay open', async () => {
-    const h = await openHttpTest(setup, { auth: AUTH });
+    const h = await openHttpTest(kind, { env: { CONVEYOR_AUTH__TOKENS: JSON.stringify(AUTH) } });
     expect((await h.request('GET', '/health')).status).toBe(200);
     expect((await h.request('GET', '/ready')).status).toBe(200);
     expect((await h.request('GET', '/api/v1/openapi.json')).status).toBe(200);
   });
 
   it('without tokens every route is open', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     expect((await h.request('GET', '/api/v1/stats')).status).toBe(200);
   });
 });

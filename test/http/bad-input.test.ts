@@ -17,9 +17,9 @@ async function refused(h: HttpTest, send: () => Promise<HttpResponse>, status: n
   return res as HttpResponse<{ error: { message: string; details: Record<string, unknown> } }>;
 }
 
-describeForEachStore('http: bad input creates nothing', (setup) => {
+describeForEachStore('http: bad input creates nothing', (setup, kind) => {
   it('malformed JSON: 400 naming the body (single and batch)', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     const res = await refused(h, () => h.request('POST', '/api/v1/tasks', { raw: '{"type": "a",' }), 400, 'CONVEYOR_VALIDATION', 'body');
     expect(res.body.error.message).toMatch(/body.*not valid JSON/);
     await refused(h, () => h.request('POST', '/api/v1/tasks/batch', { raw: '{"tasks": [}' }), 400, 'CONVEYOR_VALIDATION', 'body');
@@ -28,7 +28,7 @@ describeForEachStore('http: bad input creates nothing', (setup) => {
   });
 
   it('wrong types and unknown fields name the field', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     await refused(h, () => h.request('POST', '/api/v1/tasks', { body: { type: 42 } }), 400, 'CONVEYOR_VALIDATION', 'type');
     await refused(h, () => h.request('POST', '/api/v1/tasks', { body: { type: 'a', retries: 'many' } }), 400, 'CONVEYOR_VALIDATION', 'retries');
     await refused(h, () => h.request('POST', '/api/v1/tasks', { body: ['a'] }), 400, 'CONVEYOR_VALIDATION');
@@ -40,7 +40,7 @@ describeForEachStore('http: bad input creates nothing', (setup) => {
   });
 
   it('priority out of range, negative delay, a deadline in the past', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     await refused(h, () => h.request('POST', '/api/v1/tasks', { body: { type: 'a', priority: 11 } }), 400, 'CONVEYOR_VALIDATION', 'priority');
     await refused(h, () => h.request('POST', '/api/v1/tasks', { body: { type: 'a', priority: -1 } }), 400, 'CONVEYOR_VALIDATION', 'priority');
     await refused(h, () => h.request('POST', '/api/v1/tasks', { body: { type: 'a', delay: -5000 } }), 400, 'CONVEYOR_VALIDATION', 'delay');
@@ -49,19 +49,19 @@ describeForEachStore('http: bad input creates nothing', (setup) => {
   });
 
   it('an invalid cron expression', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     await refused(h, () => h.request('POST', '/api/v1/schedules', { body: { name: 'bad', cron: 'every tuesday', task: { type: 'a' } } }), 400, 'CONVEYOR_VALIDATION', 'cron');
     await refused(h, () => h.request('POST', '/api/v1/schedules', { body: { name: 'bad', cron: '0 3 * * *', task: { type: 'a' }, colour: 'red' } }), 400, 'CONVEYOR_VALIDATION', 'colour');
   });
 
   it('a dependency on an unknown task', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     await refused(h, () => h.request('POST', '/api/v1/tasks', { body: { type: 'a', dependsOn: [UNKNOWN_ID] } }), 400, 'CONVEYOR_DEPENDENCY_NOT_FOUND', 'dependsOn[0]');
     await refused(h, () => h.request('POST', '/api/v1/tasks/batch', { body: { tasks: [{ type: 'a' }, { type: 'b', dependsOn: [UNKNOWN_ID] }] } }), 400, 'CONVEYOR_DEPENDENCY_NOT_FOUND', 'tasks[1].dependsOn[0]');
   });
 
   it('an unknown task id is 404 on every task route', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     for (const [method, path] of [
       ['GET', `/api/v1/tasks/${UNKNOWN_ID}`],
       ['POST', `/api/v1/tasks/${UNKNOWN_ID}/cancel`],
@@ -74,7 +74,7 @@ describeForEachStore('http: bad input creates nothing', (setup) => {
   });
 
   it('a payload over the limit is 413 (just over, and far over the body limit), configurable', async () => {
-    const h = await openHttpTest(setup, { payloadLimit: 1_000 });
+    const h = await openHttpTest(kind, { env: { CONVEYOR_PAYLOAD_LIMIT: '1000' } });
     const justOver = 'x'.repeat(1_000);
     const res = await refused(h, () => h.request('POST', '/api/v1/tasks', { body: { type: 'a', payload: justOver } }), 413, 'CONVEYOR_VALIDATION', 'payload');
     expect(res.body.error.details.limit).toBe(1_000);
@@ -85,12 +85,12 @@ describeForEachStore('http: bad input creates nothing', (setup) => {
   });
 
   it('the default limit is 1 MiB', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     await refused(h, () => h.request('POST', '/api/v1/tasks', { body: { type: 'a', payload: 'x'.repeat(1024 * 1024) } }), 413, 'CONVEYOR_VALIDATION', 'payload');
   });
 
   it('worker protocol bodies are validated too', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     await refused(h, () => h.request('POST', '/api/v1/claim', { body: { queues: [], workerId: 'w1' } }), 400, 'CONVEYOR_VALIDATION', 'queues');
     await refused(h, () => h.request('POST', '/api/v1/claim', { body: { queues: ['a'], workerId: 'w1', limit: 0 } }), 400, 'CONVEYOR_VALIDATION', 'limit');
     await refused(h, () => h.request('POST', '/api/v1/claim', { body: { queues: ['a'], workerId: 'w1', lease: 5 } }), 400, 'CONVEYOR_VALIDATION', 'lease');

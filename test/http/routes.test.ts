@@ -3,11 +3,10 @@
  * queue, workers, the cluster, schedules, health and readiness.
  */
 import { expect, it } from 'vitest';
-import { createCoordinator } from '../../src/coordinator/coordinator.js';
 import type { Store } from '../../src/store/store.js';
 import type { Task } from '../../src/types.js';
 import { describeForEachStore, spyStore, waitUntil } from '../worker/harness.js';
-import { expectError, openHttpTest } from './helpers.js';
+import { expectError, openHttpTest, openInProcessHttpTest } from './helpers.js';
 
 const UNKNOWN_ID = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
 
@@ -33,9 +32,9 @@ async function completeAll(store: Store, queue: string, result: unknown = 'ok'):
   await store.finishTasks({ items: claimed.map((task) => ({ id: task.id, queue: task.queue, token: task.leaseToken, outcome: 'complete' as const, result: result as never })) });
 }
 
-describeForEachStore('http: tasks', (setup) => {
+describeForEachStore('http: tasks', (setup, kind) => {
   it('POST /tasks creates (201), a repeated key returns the first task (200); GET /tasks/:id reads it', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     const created = await h.request<Task>('POST', '/api/v1/tasks', { body: { type: 'email', payload: { to: 'a@b.c' }, priority: 'high', key: 'k1', queue: 'mail' } });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ type: 'email', queue: 'mail', priority: 8, state: 'pending', payload: { to: 'a@b.c' }, key: 'k1' });
@@ -50,7 +49,7 @@ describeForEachStore('http: tasks', (setup) => {
   });
 
   it('POST /tasks/batch submits all, in order; a repeated key in the batch is 200 only when nothing was created', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     const res = await h.request('POST', '/api/v1/tasks/batch', { body: { tasks: [{ type: 'a' }, { type: 'b', delay: '1h' }, { type: 'c', key: 'x' }] } });
     expect(res.status).toBe(201);
     expect(res.body.items.map((i: { task: Task; created: boolean }) => [i.task.type, i.task.state, i.created])).toEqual([
@@ -64,7 +63,7 @@ describeForEachStore('http: tasks', (setup) => {
   });
 
   it('GET /tasks filters by queue, state and type and pages with cursor', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     await h.client.submitBatch([...Array.from({ length: 5 }, () => ({ type: 'a', queue: 'q1' })), { type: 'b', queue: 'q1' }, { type: 'a', queue: 'q2', delay: '1h' }]);
     const all = await h.request('GET', '/api/v1/tasks');
     expect(all.status).toBe(200);
@@ -88,7 +87,7 @@ describeForEachStore('http: tasks', (setup) => {
   });
 
   it('POST /tasks/:id/cancel and /retry; retrying a pending task is 409 TASK_NOT_RETRYABLE', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     const { task } = await h.client.submit({ type: 'a' });
     expectError(await h.request('POST', `/api/v1/tasks/${task.id}/retry`), 409, 'CONVEYOR_TASK_NOT_RETRYABLE');
     const cancelled = await h.request('POST', `/api/v1/tasks/${task.id}/cancel`);
@@ -102,7 +101,7 @@ describeForEachStore('http: tasks', (setup) => {
   });
 
   it('GET /tasks/:id/wait long-polls: 200 with the finished task (completed or dead), 408 on timeout', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     const { task } = await h.client.submit({ type: 'a', queue: 'w' });
     const timedOut = await h.request('GET', `/api/v1/tasks/${task.id}/wait?timeout=200ms`);
     expectError(timedOut, 408, 'CONVEYOR_WAIT_TIMEOUT');
@@ -124,9 +123,9 @@ describeForEachStore('http: tasks', (setup) => {
   });
 });
 
-describeForEachStore('http: queues, stats and dead letters', (setup) => {
+describeForEachStore('http: queues, stats and dead letters', (setup, kind) => {
   it('GET /stats and GET /queues count per queue and state; pause and resume', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     await h.client.submitBatch([{ type: 'a', queue: 'q1' }, { type: 'a', queue: 'q1', delay: '1h' }, { type: 'b', queue: 'q2' }]);
     const stats = await h.request('GET', '/api/v1/stats');
     expect(stats.status).toBe(200);
@@ -148,7 +147,7 @@ describeForEachStore('http: queues, stats and dead letters', (setup) => {
   });
 
   it('GET /dead lists, POST /dead/retry retries (by ids or all), DELETE /dead purges', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     await h.client.submitBatch([{ type: 'a', queue: 'd' }, { type: 'a', queue: 'd' }, { type: 'a', queue: 'd' }]);
     const ids = await killAll(h.store, 'd');
     const dead = await h.request('GET', '/api/v1/dead?queue=d');
@@ -165,32 +164,28 @@ describeForEachStore('http: queues, stats and dead letters', (setup) => {
   });
 });
 
-describeForEachStore('http: workers, cluster and schedules', (setup) => {
+describeForEachStore('http: workers, cluster and schedules', (setup, kind) => {
   it('GET /workers and GET /cluster show the nodes, the leader and self', async () => {
-    const h = await openHttpTest(setup, { nodeId: 'server-1' });
+    // The server process runs the coordinator itself: it registers as the `server` node and leads.
+    const h = await openHttpTest(kind);
+    const serverId = h.nodeId!;
     const worker = await h.t.startWorker({ queues: ['emails'] });
-    const coordinator = createCoordinator({ store: h.store, nodeId: 'server-1', leaseMs: 2_000 });
-    await coordinator.start();
-    try {
-      await waitUntil(async () => (await h.request('GET', '/api/v1/workers')).body.workers.length === 2, 'both nodes registered');
-      const workers = await h.request('GET', '/api/v1/workers');
-      expect(workers.body.workers.find((w: { id: string }) => w.id === worker.id)).toMatchObject({ queues: ['emails'], role: 'worker' });
-      await waitUntil(async () => (await h.request('GET', '/api/v1/cluster')).body.leader === 'server-1', 'the coordinator leads');
-      const cluster = await h.request('GET', '/api/v1/cluster');
-      expect(cluster.status).toBe(200);
-      expect(cluster.body.self).toBe('server-1');
-      expect(cluster.body.nodes.map((n: { id: string; role: string }) => [n.id, n.role]).sort()).toEqual([
-        ['server-1', 'server'],
-        [worker.id, 'worker'],
-      ].sort());
-      expect(cluster.body.nodes[0]).toEqual(expect.objectContaining({ host: expect.any(String), pid: expect.any(Number), uptimeMs: expect.any(Number) }));
-    } finally {
-      await coordinator.stop();
-    }
+    await waitUntil(async () => (await h.request('GET', '/api/v1/workers')).body.workers.length === 2, 'both nodes registered');
+    const workers = await h.request('GET', '/api/v1/workers');
+    expect(workers.body.workers.find((w: { id: string }) => w.id === worker.id)).toMatchObject({ queues: ['emails'], role: 'worker' });
+    await waitUntil(async () => (await h.request('GET', '/api/v1/cluster')).body.leader === serverId, 'the coordinator leads');
+    const cluster = await h.request('GET', '/api/v1/cluster');
+    expect(cluster.status).toBe(200);
+    expect(cluster.body.self).toBe(serverId);
+    expect(cluster.body.nodes.map((n: { id: string; role: string }) => [n.id, n.role]).sort()).toEqual([
+      [serverId, 'server'],
+      [worker.id, 'worker'],
+    ].sort());
+    expect(cluster.body.nodes[0]).toEqual(expect.objectContaining({ host: expect.any(String), pid: expect.any(Number), uptimeMs: expect.any(Number) }));
   });
 
   it('schedules: POST creates (201) and replaces (200), GET lists and reads, DELETE removes', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     const created = await h.request('POST', '/api/v1/schedules', { body: { name: 'nightly', cron: '0 3 * * *', timezone: 'Europe/Paris', task: { type: 'report' } } });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ name: 'nightly', cron: '0 3 * * *', timezone: 'Europe/Paris', nextRunAt: expect.any(Number) });
@@ -205,13 +200,14 @@ describeForEachStore('http: workers, cluster and schedules', (setup) => {
   });
 });
 
-describeForEachStore('http: health, readiness, unknown routes', (setup) => {
+describeForEachStore('http: health, readiness, unknown routes', (setup, kind) => {
+  // In-process: the 503 needs a store that fails on demand (a spy), which a process cannot be given.
   it('GET /health is 200; GET /ready is 200 when the store answers, 503 when it does not', async () => {
     const t = await setup();
     const spy = spyStore(t.store);
     let broken = false;
     spy.failWhile('listQueues', () => broken);
-    const h = await openHttpTest(async () => t, { store: spy.store });
+    const h = await openInProcessHttpTest(async () => t, { store: spy.store });
     expect(await h.request('GET', '/health')).toMatchObject({ status: 200, body: { status: 'ok' } });
     expect(await h.request('GET', '/ready')).toMatchObject({ status: 200, body: { status: 'ready' } });
     broken = true;
@@ -220,17 +216,18 @@ describeForEachStore('http: health, readiness, unknown routes', (setup) => {
   });
 
   it('an unknown route is 404 CONVEYOR_ROUTE_NOT_FOUND in the error envelope', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     expectError(await h.request('GET', '/api/v1/nothing'), 404, 'CONVEYOR_ROUTE_NOT_FOUND');
     expectError(await h.request('PUT', '/api/v1/tasks'), 404, 'CONVEYOR_ROUTE_NOT_FOUND');
   });
 
+  // In-process: the 500 needs a store that throws on demand (a spy), which a process cannot be given.
   it('an unexpected error is 500 CONVEYOR_INTERNAL without its message or stack', async () => {
     const t = await setup();
     const spy = spyStore(t.store);
     spy.failNext('countTasks', 1);
-    const h = await openHttpTest(async () => t, { store: spy.store });
-    // The client was made on the spy too (openHttpTest passes `store` to both).
+    const h = await openInProcessHttpTest(async () => t, { store: spy.store });
+    // The client was made on the spy too (openInProcessHttpTest passes `store` to both).
     const res = await h.request('GET', '/api/v1/stats');
     expectError(res, 500, 'CONVEYOR_INTERNAL');
     expect(JSON.stringify(res.body)).not.toContain('store spy');

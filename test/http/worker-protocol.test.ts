@@ -39,9 +39,9 @@ async function runHttpWorker(h: HttpTest, queue: string, expected: number): Prom
   }
 }
 
-describeForEachStore('http: worker protocol', (setup) => {
+describeForEachStore('http: worker protocol', (setup, kind) => {
   it('a worker written only against the protocol runs 20 tasks to completion (some fail once and are retried)', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     const submitted = await h.request('POST', '/api/v1/tasks/batch', {
       body: { tasks: Array.from({ length: 20 }, (_, n) => ({ type: 'double', queue: 'proto', payload: { n, flaky: n % 4 === 0 }, backoff: { type: 'fixed', delay: 10, jitter: 0 } })) },
     });
@@ -58,7 +58,7 @@ describeForEachStore('http: worker protocol', (setup) => {
   });
 
   it('a stale token is refused with 409 CONVEYOR_LEASE_LOST and writes nothing; extend reports it lost', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     const { task } = await h.client.submit({ type: 'a', queue: 'fence', retries: 2, backoff: { type: 'fixed', delay: 10, jitter: 0 } });
     const first = (await h.request('POST', '/api/v1/claim', { body: { queues: ['fence'], workerId: 'w1', leaseMs: 200 } })).body.tasks[0] as ClaimedTask;
     expect(first.id).toBe(task.id);
@@ -82,7 +82,7 @@ describeForEachStore('http: worker protocol', (setup) => {
   });
 
   it('a permanent failure goes dead at once; without retryDelayMs the task backoff decides', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     const { task } = await h.client.submit({ type: 'a', queue: 'perm', retries: 5 });
     const claimed = (await h.request('POST', '/api/v1/claim', { body: { queues: ['perm'], workerId: 'w1' } })).body.tasks[0] as ClaimedTask;
     const res = await h.request('POST', `/api/v1/tasks/${task.id}/fail`, { body: { token: claimed.leaseToken, error: { message: 'bad input' }, permanent: true } });
@@ -97,7 +97,7 @@ describeForEachStore('http: worker protocol', (setup) => {
   });
 
   it('a claim long-polls: it answers as soon as a task arrives, or empty after waitMs', async () => {
-    const h = await openHttpTest(setup);
+    const h = await openHttpTest(kind);
     const started = Date.now();
     const empty = await h.request('POST', '/api/v1/claim', { body: { queues: ['lp'], workerId: 'w1', waitMs: 300 } });
     expect(empty).toMatchObject({ status: 200, body: { tasks: [] } });
