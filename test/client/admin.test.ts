@@ -8,6 +8,7 @@ import { createCoordinator } from '../../src/coordinator/coordinator.js';
 import { ConveyorError, type ErrorCode } from '../../src/errors.js';
 import type { Store } from '../../src/store/store.js';
 import { describeForEachStore, waitUntil } from '../worker/harness.js';
+import { killAll } from '../helpers/factories.js';
 
 async function snapshot(store: Store): Promise<unknown> {
   const [counts, queues, schedules, tasks] = await Promise.all([
@@ -36,22 +37,6 @@ async function expectRefused(store: Store, call: () => Promise<unknown>, code: E
   return error;
 }
 
-/** Claims the queue's due tasks and fails them for good: they end `dead`. */
-async function killAll(store: Store, queue: string): Promise<string[]> {
-  const claimed = await store.claimTasks({ queues: [queue], workerId: 'test-worker', limit: 1000, leaseMs: 60_000 });
-  await store.finishTasks({
-    items: claimed.map((task) => ({
-      id: task.id,
-      queue: task.queue,
-      token: task.leaseToken,
-      outcome: 'fail' as const,
-      error: { reason: 'error' as const, message: 'boom' },
-      retryDelayMs: 0,
-      permanent: true,
-    })),
-  });
-  return claimed.map((task) => task.id);
-}
 
 describeForEachStore('client: stats and queues', (setup) => {
   it('counts tasks per queue and state, every state present', async () => {

@@ -8,6 +8,7 @@ import { ConveyorError, type ErrorCode } from '../../src/errors.js';
 import type { Store } from '../../src/store/store.js';
 import type { Task } from '../../src/types.js';
 import { describeForEachStore } from '../worker/harness.js';
+import { killAll } from '../helpers/factories.js';
 
 /** A valid id that no task has. */
 const UNKNOWN_ID = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
@@ -33,21 +34,6 @@ async function expectRefused(store: Store, call: () => Promise<unknown>, code: E
   return error;
 }
 
-/** Claims the queue's due tasks and fails them for good: they end `dead` with `message`. */
-async function killAll(store: Store, queue: string, message = 'boom'): Promise<void> {
-  const claimed = await store.claimTasks({ queues: [queue], workerId: 'test-worker', limit: 1000, leaseMs: 60_000 });
-  await store.finishTasks({
-    items: claimed.map((task) => ({
-      id: task.id,
-      queue: task.queue,
-      token: task.leaseToken,
-      outcome: 'fail' as const,
-      error: { reason: 'error' as const, message },
-      retryDelayMs: 0,
-      permanent: true,
-    })),
-  });
-}
 
 describeForEachStore('client: get and getMany', (setup) => {
   it('gets a task by id, case-insensitively', async () => {

@@ -7,25 +7,10 @@ import type { Store } from '../../src/store/store.js';
 import type { Task } from '../../src/types.js';
 import { describeForEachStore, spyStore, waitUntil } from '../worker/harness.js';
 import { expectError, openHttpTest, openInProcessHttpTest } from './helpers.js';
+import { killAll } from '../helpers/factories.js';
 
 const UNKNOWN_ID = '01ARZ3NDEKTSV4RRFFQ69G5FAV';
 
-/** Claims the queue's due tasks and fails them for good: they end `dead`. */
-async function killAll(store: Store, queue: string): Promise<string[]> {
-  const claimed = await store.claimTasks({ queues: [queue], workerId: 'test-worker', limit: 1000, leaseMs: 60_000 });
-  await store.finishTasks({
-    items: claimed.map((task) => ({
-      id: task.id,
-      queue: task.queue,
-      token: task.leaseToken,
-      outcome: 'fail' as const,
-      error: { reason: 'error' as const, message: 'boom' },
-      retryDelayMs: 0,
-      permanent: true,
-    })),
-  });
-  return claimed.map((task) => task.id);
-}
 
 async function completeAll(store: Store, queue: string, result: unknown = 'ok'): Promise<void> {
   const claimed = await store.claimTasks({ queues: [queue], workerId: 'test-worker', limit: 1000, leaseMs: 60_000 });
