@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { PRIORITY_MAX, PRIORITY_MIN } from '../../src/types.js';
 import { newTask } from '../helpers/factories.js';
-import { claim, getTask, insertOne, insertTasks, LEASE_MS, WORKER_ID, type ConformanceArea } from './harness.js';
+import { claim, claimOne, finishOne, getTask, insertOne, insertTasks, leaseOf, LEASE_MS, WORKER_ID, type ConformanceArea } from './harness.js';
 
 /** A fixed-seed shuffle (mulberry32 + Fisher–Yates): the order looks random but every run is the same. */
 function shuffled<T>(items: T[], seed: number): T[] {
@@ -98,7 +98,11 @@ export const claimOrderTests: ConformanceArea = (setup, test) => {
       expect(task.leaseToken.length).toBeGreaterThan(0);
       expect(await getTask(h, task.id)).toMatchObject({ state: 'processing', attempt: 1, workerId: WORKER_ID, leaseExpiresAt: now + LEASE_MS });
     }
-    expect(claimed[0]!.leaseToken).not.toBe(claimed[1]!.leaseToken);
+    // The fence is the pair (task id, token): the tasks of one claim may share a token, but a task
+    // leased again never holds a token that fenced one of its earlier attempts.
+    expect(await finishOne(h, leaseOf(claimed[0]!), { outcome: 'release' })).toBe('pending');
+    const again = await claimOne(h, { expectedId: claimed[0]!.id });
+    expect(again.leaseToken).not.toBe(claimed[0]!.leaseToken);
   });
 
   test('a leased task is not handed out again while its lease runs', async () => {

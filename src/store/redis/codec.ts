@@ -1,43 +1,57 @@
+import { Packr, Unpackr } from 'msgpackr';
 import { DEFAULT_BACKOFF } from '../../retry/retry-policy.js';
 import type { BackoffKind, BackoffPolicy, ClaimedTask, JsonValue, Task, TaskError, TaskState } from '../../types.js';
 import type { NewTask } from '../store.js';
 
 /**
  * How a task is stored: one MessagePack record (a sequence of values, packed by Lua's cmsgpack) per
- * task, in the queue's `tasks` hash. The order below is the record's layout; fields that are
- * usually empty come last, and trailing empty fields are not written at all. A waiting task with a
- * 100-byte payload is about 125 bytes of record; the Lua scripts decode it and hand it to this
- * module as a flat "wire" array `[id, field 1, …, field N]` with null for empty fields.
+ * task, in the queue's `tasks` hash. The order below is the record's layout.
+ *
+ * The first RECORD_HEAD_LENGTH fields, the head, are always written, empty ones as a one-byte nil:
+ * the hot paths (insert, claim, complete) rewrite a record by splicing bytes in its head instead of
+ * unpacking and repacking it (lib/fast.lua), which is where most of Redis' time went. After the
+ * head, fields that are usually empty come last, and trailing empty fields are not written. A
+ * waiting task with a 100-byte payload is about 135 bytes of record.
+ *
+ * Scripts reply with a task as `[id, packed record]` and this module unpacks it (msgpackr): Redis
+ * neither re-encodes the record nor sends a reply element per field. A new task due now is packed
+ * here, from `deadline` on (packTaskTail); the script puts the head in front.
  *
  * scripts.ts turns RECORD_FIELDS and STATE_CODES into Lua constants (`R_state`, `ST_pending`), so
  * the layout is defined here only.
  */
 export const RECORD_FIELDS = [
+  // ---- the head: fixed order, always written
   'state',
+  'attempt',
+  'leaseToken',
+  'workerId',
+  'leaseExpiresAt',
+  'startedAt',
+  'finishedAt',
+  /** JSON */
+  'result',
+  /** 1 while other tasks wait on this one (its dependents set exists), so finishing a task without
+   * dependents costs no set lookup */
+  'hasDependents',
+  'createdAt',
+  'deadline',
+  // ---- the rest
   'type',
+  /** JSON */
   'payload',
   'priority',
-  'attempt',
   'maxAttempts',
-  'createdAt',
   /** null = createdAt (most tasks are due when submitted) */
   'runAt',
   /** null = DEFAULT_BACKOFF; else `kind,delayMs,maxDelayMs,jitter` */
   'backoff',
   'timeoutMs',
-  'deadline',
   'key',
   /** JSON array */
   'dependsOn',
-  'startedAt',
-  'workerId',
-  'leaseToken',
-  'leaseExpiresAt',
   /** 1 when a cancel was asked for while processing */
   'cancelRequested',
-  'finishedAt',
-  /** JSON */
-  'result',
   /** JSON TaskError */
   'error',
   /** JSON TaskError[] */
@@ -45,6 +59,9 @@ export const RECORD_FIELDS = [
   /** JSON */
   'progress',
 ] as const;
+
+/** Fields `state` … `deadline`: written in full in every record. */
+export const RECORD_HEAD_LENGTH = RECORD_FIELDS.indexOf('deadline') + 1;
 
 export type RecordField = (typeof RECORD_FIELDS)[number];
 
@@ -60,7 +77,38 @@ export const STATE_CODES: Record<TaskState, string> = {
 };
 
 export const STATE_BY_CODE = new Map(Object.entries(STATE_CODES).map(([state, code]) => [code, state as TaskState]));
-const FIELD_INDEX = Object.fromEntries(RECORD_FIELDS.map((name, i) => [name, i + 1])) as Record<RecordField, number>;
+const FIELD_INDEX = Object.fromEntries(RECORD_FIELDS.map((name, i) => [name, i])) as Record<RecordField, number>;
+
+/** cmsgpack writes epoch milliseconds as 64-bit integers: read them as numbers, not BigInt. */
+const unpackr = new Unpackr({ int64AsType: 'number', mapsAsObjects: true, useRecords: false });
+/** Plain MessagePack that Lua's cmsgpack reads: no records extension, no float32. */
+const packr = new Packr({ useRecords: false, useFloat32: 0, variableMapSize: true });
+
+/**
+ * Whether insertTasks.lua can take a task on its fast path: the record from `deadline` on is
+ * packed here, and the script only puts the head (`pending`, attempt 0, createdAt = its clock) in
+ * front. Tasks with an idempotency key, dependencies or a start time go the general way.
+ */
+export function isPlainNewTask(task: NewTask): boolean {
+  return task.key === null && task.dependsOn.length === 0 && task.runAt === undefined && !task.delayMs;
+}
+
+/** The packed fields `deadline` … of a plain new task (see isPlainNewTask), trailing nils left out. */
+export function packTaskTail(task: NewTask): Buffer {
+  const values: (string | number | null)[] = [
+    task.deadline,
+    task.type,
+    JSON.stringify(task.payload ?? null),
+    task.priority,
+    task.maxAttempts,
+    null, // runAt: due at createdAt
+    encodeBackoff(task.backoff) || null,
+    task.timeoutMs,
+  ];
+  let n = values.length;
+  while (n > 1 && values[n - 1] === null) n--;
+  return Buffer.concat(values.slice(0, n).map((value) => packr.pack(value)));
+}
 
 const BACKOFF_KINDS: Record<string, BackoffKind> = { f: 'fixed', e: 'exponential', l: 'linear' };
 
@@ -91,40 +139,51 @@ export function stateCode(state: TaskState): string {
   return STATE_CODES[state];
 }
 
-/** A task as the scripts reply with it: `[id, field 1, …, field N]`, null for empty fields. */
-export type Wire = readonly (string | number | null)[];
+/** A task as the scripts reply with it: its id and its packed record (Buffers with ioredis' Buffer replies). */
+export type Wire = readonly [string | Buffer, Buffer | string];
 
-function field(wire: Wire, name: RecordField): string | number | null {
-  return wire[FIELD_INDEX[name]] ?? null;
+/** The record's fields in RECORD_FIELDS order; trailing empty fields are absent. */
+type Fields = readonly (string | number | null | undefined)[];
+
+function field(fields: Fields, name: RecordField): string | number | null {
+  return fields[FIELD_INDEX[name]] ?? null;
 }
 
-function num(wire: Wire, name: RecordField): number | null {
-  const value = field(wire, name);
+function num(fields: Fields, name: RecordField): number | null {
+  const value = field(fields, name);
   return value === null ? null : Number(value);
 }
 
-function str(wire: Wire, name: RecordField): string | null {
-  const value = field(wire, name);
+function str(fields: Fields, name: RecordField): string | null {
+  const value = field(fields, name);
   return value === null ? null : String(value);
 }
 
-function json<T>(wire: Wire, name: RecordField): T | null {
-  const value = str(wire, name);
+function json<T>(fields: Fields, name: RecordField): T | null {
+  const value = str(fields, name);
   return value === null ? null : (JSON.parse(value) as T);
 }
 
 /** Lua's cjson writes an empty array as `{}`; these fields are always arrays. */
-function jsonArray<T>(wire: Wire, name: RecordField): T[] {
-  const parsed = json<T[] | Record<string, never>>(wire, name);
+function jsonArray<T>(fields: Fields, name: RecordField): T[] {
+  const parsed = json<T[] | Record<string, never>>(fields, name);
   return Array.isArray(parsed) ? parsed : [];
 }
 
-/** Decodes a wire array `[id, …fields]` of a task in `queue`. */
+export function unpackRecord(packed: Buffer | string): Fields {
+  return unpackr.unpackMultiple(typeof packed === 'string' ? Buffer.from(packed, 'latin1') : packed) as Fields;
+}
+
+/** Decodes a task of `queue` from a script's reply. */
 export function decodeTask(queue: string, wire: Wire): Task {
+  return decodeFields(queue, String(wire[0]), unpackRecord(wire[1]));
+}
+
+function decodeFields(queue: string, id: string, wire: Fields): Task {
   const state = STATE_BY_CODE.get(String(field(wire, 'state')))!;
   const createdAt = Number(field(wire, 'createdAt'));
   return {
-    id: String(wire[0]),
+    id,
     queue,
     type: String(field(wire, 'type')),
     payload: json<JsonValue>(wire, 'payload'),
@@ -152,46 +211,63 @@ export function decodeTask(queue: string, wire: Wire): Task {
 }
 
 export function decodeClaimedTask(queue: string, wire: Wire): ClaimedTask {
-  const task = decodeTask(queue, wire);
-  return { ...task, state: 'processing', leaseToken: String(field(wire, 'leaseToken')), leaseExpiresAt: Number(field(wire, 'leaseExpiresAt')) };
+  const fields = unpackRecord(wire[1]);
+  const task = decodeFields(queue, String(wire[0]), fields) as ClaimedTask;
+  task.leaseToken = String(field(fields, 'leaseToken'));
+  return task;
 }
 
 /** Lua constants for the generated script header. */
 export function recordLuaHeader(): string {
   const lines = RECORD_FIELDS.map((name, i) => `local R_${name} = ${i + 1}`);
   lines.push(`local R_COUNT = ${RECORD_FIELDS.length}`);
+  lines.push(`local R_HEAD = ${RECORD_HEAD_LENGTH}`);
   for (const [state, code] of Object.entries(STATE_CODES)) lines.push(`local ST_${state} = '${code}'`);
   const names = Object.entries(STATE_CODES).map(([state, code]) => `${code} = '${state}'`);
   lines.push(`local STATE_NAME = { ${names.join(', ')} }`);
   return lines.join('\n');
 }
 
-/** A freshly inserted task, completed from what insertTasks.lua reported: state, runAt, createdAt, error, finishedAt. */
-export function newTaskAsStored(task: NewTask, reply: (string | number | null)[]): Task {
-  const [, , state, runAt, createdAt, error, finishedAt] = reply;
-  const lastError = error ? (JSON.parse(String(error)) as TaskError) : null;
+/**
+ * A freshly inserted task, completed from what insertTasks.lua reported: the state code alone for
+ * a task due at `createdAt`, else `[1, state, runAt, error, finishedAt]`.
+ */
+export function newTaskAsStored(task: NewTask, createdAt: number, reply: Buffer | string | readonly unknown[]): Task {
+  let state: string;
+  let runAt = createdAt;
+  let lastError: TaskError | null = null;
+  let finishedAt: number | null = null;
+  if (Array.isArray(reply)) {
+    const [, code, at, error, finished] = reply as [number, Buffer | string, number | string, Buffer | string | null, number | string | null];
+    state = String(code);
+    runAt = Number(at);
+    lastError = error ? (JSON.parse(String(error)) as TaskError) : null;
+    finishedAt = finished === null || finished === undefined ? null : Number(finished);
+  } else {
+    state = String(reply);
+  }
   return {
     id: task.id,
     queue: task.queue,
     type: task.type,
     payload: task.payload ?? null,
     priority: task.priority,
-    state: STATE_BY_CODE.get(String(state))!,
+    state: STATE_BY_CODE.get(state)!,
     attempt: 0,
     maxAttempts: task.maxAttempts,
     backoff: task.backoff,
     timeoutMs: task.timeoutMs,
     deadline: task.deadline,
-    runAt: Number(runAt),
+    runAt,
     dependsOn: task.dependsOn,
     key: task.key,
     result: null,
     error: lastError,
     errors: lastError ? [lastError] : [],
     progress: null,
-    createdAt: Number(createdAt),
+    createdAt,
     startedAt: null,
-    finishedAt: finishedAt === null || finishedAt === undefined ? null : Number(finishedAt),
+    finishedAt,
     workerId: null,
     leaseExpiresAt: null,
     cancelRequested: false,

@@ -30,7 +30,10 @@ export const QUEUE_KEY_NAMES = [
   'prefetched',
   /** zset by createdAt: tasks waiting on dependencies */
   'blocked',
-  /** zsets by finishedAt: retention deletes by score */
+  /**
+   * lists of finished task ids in the order they finished, which retention reads from the head;
+   * an entry whose task left that state (retried, deleted) is skipped and dropped
+   */
   'completed',
   'dead',
   'cancelled',

@@ -38,7 +38,7 @@ import type {
   WorkerInfo,
 } from '../store.js';
 import { BlockingWaiter } from './blocking-wait.js';
-import { decodeClaimedTask, decodeTask, encodeBackoff, newTaskAsStored, STATE_BY_CODE, STATE_CODES, type Wire } from './codec.js';
+import { decodeClaimedTask, decodeTask, encodeBackoff, isPlainNewTask, newTaskAsStored, packTaskTail, STATE_BY_CODE, STATE_CODES, type Wire } from './codec.js';
 import { groupByQueue, groupIdsByQueue, runsByQueue } from './grouping.js';
 import { DependencyRelay } from './dependencies.js';
 import { RedisKeys } from './keys.js';
@@ -81,7 +81,7 @@ export const DEFAULT_REDIS_PREFIX = 'conveyor';
 /** How many due scheduled tasks a claim promotes on the way, so delayed work runs without a leader. */
 const CLAIM_PROMOTE_LIMIT = 1000;
 
-type ScriptArg = string | number;
+type ScriptArg = string | number | Buffer;
 
 /**
  * The distributed store: Lua scripts, one per operation and queue, on one Redis (or, by its key
@@ -100,6 +100,8 @@ export class RedisStore implements Store {
   readonly #schedules: ScheduleRegistry;
   /** Queues this process already registered in the queue set. */
   readonly #registered = new Set<string>();
+  /** KEYS of each queue's scripts, built once per queue. */
+  readonly #queueKeys = new Map<string, string[]>();
   #closed = false;
 
   constructor(options: RedisStoreOptions = {}) {
@@ -172,8 +174,13 @@ export class RedisStore implements Store {
       }
       const args: ScriptArg[] = [p.now ?? '', queue, run.length];
       for (const task of run) {
+        if (isPlainNewTask(task)) {
+          args.push(task.id, 'f', task.priority, task.deadline ?? '', packTaskTail(task));
+          continue;
+        }
         args.push(
           task.id,
+          'g',
           task.type,
           JSON.stringify(task.payload ?? null),
           task.priority,
@@ -192,17 +199,18 @@ export class RedisStore implements Store {
           args.push(dep, depQueue, depQueue === queue ? '' : standing.get(`${task.id}>${dep}`)!);
         }
       }
-      const [outboxUsed, replies] = (await this.#queueScript('insertTasks', queue, args).catch(translateScriptError)) as [
+      const [outboxUsed, createdAt, replies] = (await this.#queueScript('insertTasks', queue, args).catch(translateScriptError)) as [
         number,
-        (string | number | null)[][],
+        number,
+        (Buffer | [number, ...unknown[]])[],
       ];
       run.forEach((task, i) => {
         const reply = replies[i]!;
-        if (Number(reply[0]) === 1) {
-          items.push({ task: newTaskAsStored(task, reply), created: true });
-          this.#locator.remember(task.id, queue);
+        if (Array.isArray(reply) && reply[0] === 0) {
+          items.push({ task: decodeTask(queue, reply[1] as Wire), created: false });
         } else {
-          items.push({ task: decodeTask(queue, reply[1] as unknown as Wire), created: false });
+          items.push({ task: newTaskAsStored(task, createdAt, reply), created: true });
+          this.#locator.remember(task.id, queue);
         }
       });
       const owed = new Set(foreign.map((edge) => edge.dependencyQueue));
@@ -503,7 +511,12 @@ export class RedisStore implements Store {
   // ---- internals -------------------------------------------------------------------------------------
 
   #queueScript(name: QueueScript, queue: string, args: ScriptArg[]): Promise<unknown> {
-    return runScript(this.redis, name, this.keys.queueKeys(queue), args);
+    let keys = this.#queueKeys.get(queue);
+    if (keys === undefined) {
+      keys = this.keys.queueKeys(queue);
+      this.#queueKeys.set(queue, keys);
+    }
+    return runScript(this.redis, name, keys, args);
   }
 
   /** Runs a per-queue script that takes task ids and answers { outboxUsed, one status per id }. */

@@ -78,12 +78,16 @@ export function defineScripts(redis: Redis): void {
   }
 }
 
-type ScriptArg = string | number;
+type ScriptArg = string | number | Buffer;
 type ScriptFn = (...keysAndArgs: ScriptArg[]) => Promise<unknown>;
+
+/** Scripts whose replies hold packed task records (binary): they are read as Buffers. */
+const BINARY_REPLIES: ReadonlySet<ScriptName> = new Set(['claimTasks', 'getTasks', 'insertTasks', 'listTasks', 'stealTasks']);
 
 /** Calls a script registered by defineScripts. */
 export function runScript(redis: Redis, name: ScriptName, keys: string[], args: ScriptArg[]): Promise<unknown> {
-  const fn = (redis as unknown as Record<string, ScriptFn>)[name];
+  // ioredis' `<name>Buffer` variant leaves bulk strings as Buffers instead of decoding them as UTF-8.
+  const fn = (redis as unknown as Record<string, ScriptFn>)[BINARY_REPLIES.has(name) ? `${name}Buffer` : name];
   if (!fn) throw new Error(`Redis script ${name} is not defined: call defineScripts first`);
   return fn.call(redis, ...keys, ...args);
 }

@@ -8,27 +8,46 @@ Returns: how many were deleted.
 --- @include "lib/common"
 
 local state = ARGV[3]
-local ids = redis.call('ZRANGEBYSCORE', INDEX[state], '-inf', NOW - tonumber(ARGV[4]), 'LIMIT', 0, tonumber(ARGV[5]))
-for _, id in ipairs(ids) do
-  local r = load(id)
-  if r then
-    if r[R_key] and redis.call('HGET', K_idempotency, r[R_key]) == id then redis.call('HDEL', K_idempotency, r[R_key]) end
-    redis.call('HDEL', K_tasks, id)
-    count(state, -1)
+local list = FINISHED_LIST[state]
+local cutoff = NOW - tonumber(ARGV[4])
+local limit = tonumber(ARGV[5])
+-- The list is in finishing order: read its head until a task of this state finished after the
+-- cutoff. Entries of tasks that left the state or were deleted are dropped on the way; bounded so
+-- one call stays short.
+local deleted, popped = 0, 0
+local examine = limit + 1000
+local reached = false
+while not reached and deleted < limit and popped < examine do
+  local ids = redis.call('LRANGE', list, popped, popped + 99)
+  if #ids == 0 then break end
+  load_many(ids)
+  for _, id in ipairs(ids) do
+    local r = load(id)
+    if r and r[R_state] == state then
+      if r[R_finishedAt] > cutoff or deleted >= limit then
+        reached = true
+        break
+      end
+      if r[R_key] and redis.call('HGET', K_idempotency, r[R_key]) == id then redis.call('HDEL', K_idempotency, r[R_key]) end
+      drop(id)
+      count(state, -1)
+      redis.call('DEL', K_dependentsPrefix .. id, K_waitingPrefix .. id)
+      deleted = deleted + 1
+    end
+    popped = popped + 1
   end
-  redis.call('DEL', K_dependentsPrefix .. id, K_waitingPrefix .. id)
-  redis.call('ZREM', INDEX[state], id)
 end
+if popped > 0 then redis.call('LTRIM', list, popped, -1) end
 
 -- Drop deleted ids from the head of the arrival list; `trimmed` keeps list cursors valid.
 local trimmed = 0
 while trimmed < 1000 do
   local head = redis.call('LINDEX', K_all, 0)
-  if not head or redis.call('HEXISTS', K_tasks, head) == 1 then break end
+  if not head or load(head) then break end
   redis.call('LPOP', K_all)
   trimmed = trimmed + 1
 end
 if trimmed > 0 then redis.call('HINCRBY', K_meta, 'trimmed', trimmed) end
 
 finish()
-return #ids
+return deleted

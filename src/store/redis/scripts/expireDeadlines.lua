@@ -7,8 +7,9 @@ Returns: { outboxUsed (0|1), ids of the tasks that went dead }
 
 local expired = {}
 local due = redis.call('ZRANGEBYSCORE', K_deadlines, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[3]))
+load_many(due)
 for _, id in ipairs(due) do
-  redis.call('ZREM', K_deadlines, id)
+  zrem(K_deadlines, id)
   local r = load(id)
   if r and not is_finished(r[R_state]) then
     end_task(id, r, ST_dead, make_error('deadline_exceeded',

@@ -1,55 +1,144 @@
 --[[ insertTasks: inserts a batch of tasks into one queue.
 KEYS: the queue's keys (src/store/redis/keys.ts QUEUE_KEY_NAMES order).
 ARGV[1] now (ms, or '' for the server clock)   ARGV[2] queue   ARGV[3] number of tasks
-then per task: id, type, payload (JSON), priority, maxAttempts, backoff (codec.ts; '' = default),
-  timeoutMs or '', deadline or '', runAt or '', delayMs or '' (used without runAt: due at now + delay),
-  dependsOn (JSON array or ''), key or '',
-  number of dependencies d, then d triples: dependency id, its queue, link status ('' when it is in
-  this queue, else what linkDependencies reported: linked | completed | dead | cancelled).
-Returns: { outboxUsed (0|1), per task in input order either
-  { 1, id, state code, runAt, createdAt, error JSON or nil, finishedAt or nil } for a new task (the
-  caller knows the rest; echoing the payload would only cost bandwidth), or
-  { 0, wire record } for the existing task of a repeated idempotency key }
+then per task its id and its form, 'f' or 'g':
+  f (a plain task, due now: no key, no dependencies, no start time; codec.ts isPlainNewTask):
+    priority, deadline or '', the record packed from `deadline` on (codec.ts packTaskTail);
+  g (any task): type, payload (JSON), priority, maxAttempts, backoff (codec.ts; '' = default),
+    timeoutMs or '', deadline or '', runAt or '', delayMs or '' (used without runAt: due at now +
+    delay), dependsOn (JSON array or ''), key or '', number of dependencies d, then d triples:
+    dependency id, its queue, link status ('' when it is in this queue, else what
+    linkDependencies reported: linked | completed | dead | cancelled).
+Returns: { outboxUsed (0|1), createdAt (the store's now), per task in input order either
+  the state code alone for a new task due now (the usual case: the caller knows the rest, and
+  echoing the payload would only cost bandwidth), or
+  { 1, state code, runAt, error JSON or false, finishedAt or false } for another new task, or
+  { 0, { id, packed record } } for the existing task of a repeated id or idempotency key }
 Errors: 'CONVEYOR_DEPENDENCY_NOT_FOUND <taskId> <depId>', raised before anything is written.
 ]]
 --- @include "lib/common"
+--- @include "lib/fast"
 
 local count_tasks = tonumber(ARGV[3])
+
+-- The usual batch: plain tasks only ('f'), none of them stored yet. One pass, one command per
+-- kind of write.
+local function insert_plain()
+  if #ARGV ~= 3 + count_tasks * 5 then return nil end
+  local ids = {}
+  for n = 1, count_tasks do
+    local i = n * 5 - 1
+    if ARGV[i + 1] ~= 'f' then return nil end
+    ids[n] = ARGV[i]
+  end
+  -- Ids seen before (a call re-sent after a reconnect) take the general path, which answers them.
+  local found = redis.call('HMGET', K_tasks, unpack(ids))
+  for n = 1, count_tasks do
+    if found[n] then return nil end
+  end
+  local head = pending_head(NOW)
+  local records, by_priority, deadlines, out, seen = {}, {}, {}, {}, {}
+  for n = 1, count_tasks do
+    local i = n * 5 - 1
+    local id = ids[n]
+    if seen[id] then return nil end
+    seen[id] = true
+    records[#records + 1] = id
+    records[#records + 1] = head .. ARGV[i + 4]
+    local priority = ARGV[i + 2]
+    local list = by_priority[priority]
+    if not list then
+      list = {}
+      by_priority[priority] = list
+    end
+    list[#list + 1] = id
+    if ARGV[i + 3] ~= '' then
+      deadlines[#deadlines + 1] = ARGV[i + 3]
+      deadlines[#deadlines + 1] = id
+    end
+    out[n] = ST_pending
+  end
+  call_chunked('HSET', K_tasks, records)
+  call_chunked('RPUSH', K_all, ids)
+  for priority, list in pairs(by_priority) do call_chunked('RPUSH', K_pendingPrefix .. priority, list) end
+  if #deadlines > 0 then call_chunked('ZADD', K_deadlines, deadlines) end
+  count(ST_pending, count_tasks)
+  mark_work(0)
+  return out
+end
+
+-- A client batch is at most 1,000 tasks; bigger ones go the general way (unpack's limit).
+local plain = count_tasks <= 1000 and insert_plain()
+if plain then return { finish(), NOW, plain } end
 
 -- Pass 1: parse and validate, so that a bad dependency writes nothing.
 local tasks = {}
 local batch_ids = {}
+local batch_ids_list = {}
+local keys = {}
 local i = 4
 for n = 1, count_tasks do
-  local t = {
-    id = ARGV[i], type = ARGV[i + 1], payload = ARGV[i + 2], priority = tonumber(ARGV[i + 3]),
-    max_attempts = tonumber(ARGV[i + 4]), backoff = ARGV[i + 5], timeout = tonumber(ARGV[i + 6]),
-    deadline = tonumber(ARGV[i + 7]), run_at = tonumber(ARGV[i + 8]), depends_on = ARGV[i + 10],
-    key = ARGV[i + 11], deps = {},
-  }
-  if not t.run_at and tonumber(ARGV[i + 9]) then t.run_at = NOW + tonumber(ARGV[i + 9]) end
-  local ndeps = tonumber(ARGV[i + 12])
-  i = i + 13
+  local t
+  local ndeps = 0
+  if ARGV[i + 1] == 'f' then
+    t = { id = ARGV[i], plain = true, priority = ARGV[i + 2], deadline = tonumber(ARGV[i + 3]), tail = ARGV[i + 4], key = '' }
+    i = i + 5
+  else
+    i = i + 1
+    t = {
+      id = ARGV[i - 1], type = ARGV[i + 1], payload = ARGV[i + 2], priority = tonumber(ARGV[i + 3]),
+      max_attempts = tonumber(ARGV[i + 4]), backoff = ARGV[i + 5], timeout = tonumber(ARGV[i + 6]),
+      deadline = tonumber(ARGV[i + 7]), run_at = tonumber(ARGV[i + 8]), depends_on = ARGV[i + 10],
+      key = ARGV[i + 11], deps = {},
+    }
+    if not t.run_at and tonumber(ARGV[i + 9]) then t.run_at = NOW + tonumber(ARGV[i + 9]) end
+    ndeps = tonumber(ARGV[i + 12])
+    i = i + 13
+  end
   for d = 1, ndeps do
     local dep = { id = ARGV[i], queue = ARGV[i + 1], status = ARGV[i + 2] }
-    if dep.queue == QUEUE and not batch_ids[dep.id] and redis.call('HEXISTS', K_tasks, dep.id) == 0 then
+    if dep.queue == QUEUE and not batch_ids[dep.id] and not load(dep.id) then
       return redis.error_reply('CONVEYOR_DEPENDENCY_NOT_FOUND ' .. t.id .. ' ' .. dep.id)
     end
     t.deps[d] = dep
     i = i + 3
   end
   batch_ids[t.id] = true
+  batch_ids_list[n] = t.id
+  if t.key ~= '' then keys[#keys + 1] = t.key end
   tasks[n] = t
 end
 
--- Pass 2: write.
+-- Pass 2: write. The ids are read in one call (a call re-sent after a reconnect finds its tasks),
+-- and so are the idempotency keys.
+local found = fetch_packed(batch_ids_list)
+local head = pending_head(NOW)
+local plain = 0
+local key_owner = {}
+if #keys > 0 then
+  local owners = redis.call('HMGET', K_idempotency, unpack(keys))
+  for j, key in ipairs(keys) do
+    if owners[j] then key_owner[key] = owners[j] end
+  end
+end
+
 local out = {}
 for n, t in ipairs(tasks) do
   -- The same id again (a call re-sent after a reconnect) is the same task, not a second one.
-  local existing = load(t.id)
+  local existing = (found[n] or RECORDS[t.id] or WRITES[t.id]) and load(t.id)
   if existing then out[n] = { 0, wire(t.id, existing) } end
+  if not existing and t.plain then
+    save_packed(t.id, head .. t.tail)
+    RECORDS[t.id] = nil
+    rpush(K_all, t.id)
+    rpush(K_pendingPrefix .. t.priority, t.id)
+    if t.deadline then zadd(K_deadlines, t.deadline, t.id) end
+    plain = plain + 1
+    out[n] = ST_pending
+    existing = true
+  end
   if not existing and t.key ~= '' then
-    local id = redis.call('HGET', K_idempotency, t.key)
+    local id = key_owner[t.key]
     if id then existing = load(id) end
     if existing then out[n] = { 0, wire(id, existing) } end
   end
@@ -67,9 +156,10 @@ for n, t in ipairs(tasks) do
     if t.depends_on ~= '' then r[R_dependsOn] = t.depends_on end
     if t.key ~= '' then
       r[R_key] = t.key
+      key_owner[t.key] = t.id
       redis.call('HSET', K_idempotency, t.key, t.id)
     end
-    redis.call('RPUSH', K_all, t.id)
+    rpush(K_all, t.id)
 
     -- Which dependencies are still open, and did one already fail?
     local failed = nil
@@ -77,11 +167,11 @@ for n, t in ipairs(tasks) do
     for _, dep in ipairs(t.deps) do
       local standing = dep.status
       if dep.queue == QUEUE then
-        local state = load(dep.id)[R_state]
-        if is_finished(state) then
-          standing = STATE_NAME[state]
+        local dr = load(dep.id)
+        if is_finished(dr[R_state]) then
+          standing = STATE_NAME[dr[R_state]]
         else
-          redis.call('SADD', K_dependentsPrefix .. dep.id, QUEUE .. '|' .. t.id)
+          add_dependent(dep.id, dr, QUEUE .. '|' .. t.id)
           standing = 'linked'
         end
       end
@@ -96,7 +186,7 @@ for n, t in ipairs(tasks) do
       end_task(t.id, r, ST_cancelled,
         make_error('dependency_failed', 'dependency ' .. failed.id .. ' is ' .. failed.state, 0))
     else
-      if t.deadline then redis.call('ZADD', K_deadlines, t.deadline, t.id) end
+      if t.deadline then zadd(K_deadlines, t.deadline, t.id) end
       if #waiting > 0 then
         if t.run_at then r[R_runAt] = t.run_at end
         redis.call('SADD', K_waitingPrefix .. t.id, unpack(waiting))
@@ -106,8 +196,16 @@ for n, t in ipairs(tasks) do
       end
       save(t.id, r)
     end
-    out[n] = { 1, t.id, r[R_state], run_at(r), NOW, r[R_error] or false, r[R_finishedAt] or false }
+    if r[R_state] == ST_pending and r[R_runAt] == nil then
+      out[n] = r[R_state]
+    else
+      out[n] = { 1, r[R_state], run_at(r), r[R_error] or false, r[R_finishedAt] or false }
+    end
   end
 end
 
-return { finish(), out }
+if plain > 0 then
+  count(ST_pending, plain)
+  mark_work(0)
+end
+return { finish(), NOW, out }

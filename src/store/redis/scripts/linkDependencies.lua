@@ -16,8 +16,9 @@ for i = 3, #ARGV, 2 do
   elseif is_finished(r[R_state]) then
     out[#out + 1] = STATE_NAME[r[R_state]]
   else
-    redis.call('SADD', K_dependentsPrefix .. dep, ARGV[i + 1])
+    add_dependent(dep, r, ARGV[i + 1])
     out[#out + 1] = 'linked'
   end
 end
+finish()
 return out

@@ -8,10 +8,11 @@ Returns: { outboxUsed (0|1), retried ids, dead ids, cancelled ids }
 
 local retried, dead, cancelled = {}, {}, {}
 local expired = redis.call('ZRANGEBYSCORE', K_processing, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[3]))
+load_many(expired)
 for _, id in ipairs(expired) do
   local r = load(id)
   if not r or r[R_state] ~= ST_processing then
-    redis.call('ZREM', K_processing, id)
+    zrem(K_processing, id)
   else
     push_error(r, make_error('lease_expired', 'lease of worker ' .. (r[R_workerId] or '?') .. ' expired', r[R_attempt]))
     if r[R_cancelRequested] then

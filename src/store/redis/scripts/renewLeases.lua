@@ -8,6 +8,10 @@ Returns: { per triple: 0 = lost, 1 = renewed, 2 = renewed but a cancel was reque
 --- @include "lib/common"
 
 local expires = NOW + tonumber(ARGV[3])
+local ids = {}
+for i = 4, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+load_many(ids)
+
 local out = {}
 for i = 4, #ARGV, 3 do
   local id = ARGV[i]
@@ -15,7 +19,7 @@ for i = 4, #ARGV, 3 do
   if r and r[R_state] == ST_processing and r[R_leaseToken] == ARGV[i + 1] then
     r[R_leaseExpiresAt] = expires
     if ARGV[i + 2] ~= '' then r[R_progress] = ARGV[i + 2] end
-    redis.call('ZADD', K_processing, expires, id)
+    zadd(K_processing, expires, id)
     save(id, r)
     if r[R_cancelRequested] then out[#out + 1] = 2 else out[#out + 1] = 1 end
   else
@@ -23,4 +27,5 @@ for i = 4, #ARGV, 3 do
   end
 end
 out[#out + 1] = expires
+finish()
 return out

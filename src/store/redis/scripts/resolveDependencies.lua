@@ -9,7 +9,7 @@ Returns: { outboxUsed (0|1), per triple: applied | missing (the dependent does n
 
 local out = {}
 for i = 3, #ARGV, 3 do
-  if redis.call('HEXISTS', K_tasks, ARGV[i]) == 0 then
+  if not load(ARGV[i]) then
     out[#out + 1] = 'missing'
   else
     resolve_one(ARGV[i], ARGV[i + 1], ARGV[i + 2])

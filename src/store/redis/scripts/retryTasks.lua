@@ -22,7 +22,7 @@ for i = 3, #ARGV do
     r[R_startedAt] = nil
     r[R_cancelRequested] = nil
     clear_lease(r)
-    if r[R_deadline] then redis.call('ZADD', K_deadlines, r[R_deadline], id) end
+    if r[R_deadline] then zadd(K_deadlines, r[R_deadline], id) end
     make_ready(id, r, NOW)
     save(id, r)
     out[#out + 1] = 'retried'

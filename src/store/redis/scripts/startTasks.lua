@@ -6,6 +6,10 @@ Returns: per pair: 0 = lost (stolen, reclaimed, finished, lease expired), 1 = st
 ]]
 --- @include "lib/common"
 
+local ids = {}
+for i = 3, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+load_many(ids)
+
 local out = {}
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
@@ -14,7 +18,7 @@ for i = 3, #ARGV, 2 do
   if r and r[R_state] == ST_processing and r[R_leaseToken] == ARGV[i + 1] and r[R_leaseExpiresAt] > NOW then
     if r[R_startedAt] == nil then
       r[R_startedAt] = NOW
-      redis.call('ZREM', K_prefetched, id)
+      zrem(K_prefetched, id)
       save(id, r)
     end
     if r[R_cancelRequested] then out[#out + 1] = 2 else out[#out + 1] = 1 end
@@ -22,4 +26,5 @@ for i = 3, #ARGV, 2 do
     out[#out + 1] = 0
   end
 end
+finish()
 return out

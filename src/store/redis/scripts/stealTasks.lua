@@ -3,7 +3,7 @@ other workers hold in one queue, oldest claim first. The attempt stays the one s
 claim; the former holder's token is refused from now on.
 KEYS: the queue's keys (QUEUE_KEY_NAMES order).
 ARGV[1] now (ms or '')   ARGV[2] queue   ARGV[3] limit   ARGV[4] lease length ms   ARGV[5] thief's
-worker id   ARGV[6] token prefix (random per call; a replay with the same prefix answers the same tasks)
+worker id   ARGV[6] lease token (random per call, shared by the tasks it moves; a replay with the same token answers the same tasks)
 Returns: { wire record per stolen task }
 ]]
 --- @include "lib/common"
@@ -19,25 +19,26 @@ local out = {}
 local stolen_ids = {}
 -- Bounded look: the oldest prefetched tasks, skipping the thief's own.
 local candidates = redis.call('ZRANGE', K_prefetched, 0, limit * 4 + 16)
+load_many(candidates)
 for _, id in ipairs(candidates) do
   if #out >= limit then break end
   local r = load(id)
   if not r or r[R_state] ~= ST_processing or r[R_startedAt] ~= nil then
-    redis.call('ZREM', K_prefetched, id)
+    zrem(K_prefetched, id)
   elseif r[R_workerId] ~= thief and r[R_leaseExpiresAt] > NOW and not r[R_cancelRequested]
       and not (r[R_deadline] and r[R_deadline] <= NOW) then
     -- Not taken: expired leases (the reaper's), cancel requests (the holder finishes them at
     -- start) and passed deadlines (expireDeadlines ends them).
-    redis.call('ZREM', K_prefetched, id)
+    zrem(K_prefetched, id)
     r[R_workerId] = thief
-    r[R_leaseToken] = ARGV[6] .. '.' .. (#out + 1)
+    r[R_leaseToken] = ARGV[6]
     r[R_leaseExpiresAt] = expires
     r[R_startedAt] = NOW
-    redis.call('ZADD', K_processing, expires, id)
-    save(id, r)
-    out[#out + 1] = wire(id, r)
+    zadd(K_processing, expires, id)
+    out[#out + 1] = { id, save(id, r) }
     stolen_ids[#stolen_ids + 1] = id
   end
 end
 log_claim(ARGV[6], stolen_ids)
+finish()
 return out

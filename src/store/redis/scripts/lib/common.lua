@@ -9,26 +9,199 @@ local QUEUE = ARGV[2]
 
 -- ---- records -------------------------------------------------------------------------------------
 
+-- Every record a script touches is decoded once and kept here (false: known missing); `save`
+-- packs it and queues it, and `finish()` writes every queued record in one variadic HSET. One
+-- redis.call costs about as much as packing a record, so the hot paths (insert, claim, finish)
+-- make a fixed number of calls per batch, not per task.
+local RECORDS = {}
+local WRITES = {}
+local WRITE_ORDER = {}
+-- Packed records read by fetch_packed and not decoded yet.
+local RAW = {}
+
 local function load(id)
-  local packed = redis.call('HGET', K_tasks, id)
-  if not packed then return nil end
-  return { cmsgpack.unpack(packed) }
+  local r = RECORDS[id]
+  if r ~= nil then return r or nil end
+  -- Written by a fast path (lib/fast.lua) in this script, or fetched packed, and not decoded since.
+  local packed = WRITES[id] or RAW[id]
+  if packed == nil then packed = redis.call('HGET', K_tasks, id) end
+  if packed then r = { cmsgpack.unpack(packed) } else r = false end
+  RECORDS[id] = r
+  return r or nil
 end
 
-local function save(id, r)
-  local n = R_COUNT
-  while n > 1 and r[n] == nil do n = n - 1 end
-  redis.call('HSET', K_tasks, id, cmsgpack.pack(unpack(r, 1, n)))
+-- Reads the records of `ids` into the cache with one HMGET per 1,000.
+local function load_many(ids)
+  local wanted = {}
+  for _, id in ipairs(ids) do
+    if RECORDS[id] == nil then
+      local known = WRITES[id] or RAW[id]
+      if known then
+        RECORDS[id] = { cmsgpack.unpack(known) }
+      elseif known == false then
+        RECORDS[id] = false
+      else
+        wanted[#wanted + 1] = id
+      end
+    end
+  end
+  for first = 1, #wanted, 1000 do
+    local last = math.min(first + 999, #wanted)
+    local packed = redis.call('HMGET', K_tasks, unpack(wanted, first, last))
+    for j = first, last do
+      local p = packed[j - first + 1]
+      if p then RECORDS[wanted[j]] = { cmsgpack.unpack(p) } else RECORDS[wanted[j]] = false end
+    end
+  end
 end
 
--- The reply form of a record: { id, field 1, ..., field N }, false (nil to the client) for empty.
-local function wire(id, r)
-  local out = { id }
-  for i = 1, R_COUNT do
-    local v = r[i]
-    if v == nil then out[i + 1] = false else out[i + 1] = v end
+-- The packed records of `ids` as they stand in this script, without decoding them (false: no such
+-- task; true: already decoded here, so take the general path): one HMGET per 1,000 for those not
+-- seen yet. The fast paths splice these bytes.
+local function fetch_packed(ids)
+  local out = {}
+  local wanted = {}
+  for i, id in ipairs(ids) do
+    local r = RECORDS[id]
+    if r == false then
+      out[i] = false
+    elseif r ~= nil then
+      out[i] = true
+    elseif WRITES[id] ~= nil or RAW[id] ~= nil then
+      out[i] = WRITES[id] or RAW[id]
+    else
+      wanted[#wanted + 1] = i
+    end
+  end
+  for first = 1, #wanted, 1000 do
+    local last = math.min(first + 999, #wanted)
+    local chunk = {}
+    for j = first, last do chunk[#chunk + 1] = ids[wanted[j]] end
+    local packed = redis.call('HMGET', K_tasks, unpack(chunk))
+    for j = first, last do
+      local i = wanted[j]
+      local p = packed[j - first + 1] or false
+      RAW[ids[i]] = p
+      out[i] = p
+    end
   end
   return out
+end
+
+-- What fetch_packed answered for `id`, unless this script changed the task since: then its latest
+-- packed form, or true when it is decoded (take the general path).
+local function latest_packed(id, fetched)
+  local r = RECORDS[id]
+  if r ~= nil then return r and true end
+  local written = WRITES[id]
+  if written ~= nil then return written end
+  return fetched
+end
+
+-- Packs the record, queues the write and returns the packed form (what replies carry).
+local function save(id, r)
+  -- The head is written in full (codec.ts): the fast paths splice its bytes.
+  local n = R_COUNT
+  while n > R_HEAD and r[n] == nil do n = n - 1 end
+  local packed = cmsgpack.pack(unpack(r, 1, n))
+  RECORDS[id] = r
+  if WRITES[id] == nil then WRITE_ORDER[#WRITE_ORDER + 1] = id end
+  WRITES[id] = packed
+  return packed
+end
+
+-- Queues an already packed record (the fast paths); a later `load` decodes it.
+local function save_packed(id, packed)
+  RECORDS[id] = nil
+  if WRITES[id] == nil then WRITE_ORDER[#WRITE_ORDER + 1] = id end
+  WRITES[id] = packed
+end
+
+-- Deletes the record now (a queued write of it is dropped).
+local function drop(id)
+  RECORDS[id] = false
+  WRITES[id] = false
+  redis.call('HDEL', K_tasks, id)
+end
+
+local function write_records()
+  local args = {}
+  for _, id in ipairs(WRITE_ORDER) do
+    local packed = WRITES[id]
+    if packed then
+      args[#args + 1] = id
+      args[#args + 1] = packed
+      if #args >= 2000 then
+        redis.call('HSET', K_tasks, unpack(args))
+        args = {}
+      end
+    end
+  end
+  if #args > 0 then redis.call('HSET', K_tasks, unpack(args)) end
+  WRITES = {}
+  WRITE_ORDER = {}
+end
+
+-- The reply form of a record: { id, packed record } (codec.ts decodes it).
+local function wire(id, r)
+  local n = R_COUNT
+  while n > R_HEAD and r[n] == nil do n = n - 1 end
+  return { id, cmsgpack.pack(unpack(r, 1, n)) }
+end
+
+-- ---- index writes ----------------------------------------------------------------------------------
+
+-- Writes to the state indexes (zsets, lists) are queued per key, in order, and consecutive writes
+-- of one kind to one key go out as one variadic command. A script that reads an index after
+-- writing to it calls `read_index`, which sends what is queued first.
+local OPS = {}
+local OP_KEYS = {}
+
+local function queue_op(cmd, key, a, b)
+  local groups = OPS[key]
+  if not groups then
+    groups = {}
+    OPS[key] = groups
+    OP_KEYS[#OP_KEYS + 1] = key
+  end
+  local g = groups[#groups]
+  if not g or g.cmd ~= cmd then
+    g = { cmd = cmd, n = 0 }
+    groups[#groups + 1] = g
+  end
+  g.n = g.n + 1
+  g[g.n] = a
+  if b ~= nil then
+    g.n = g.n + 1
+    g[g.n] = b
+  end
+end
+
+local function zadd(key, score, id) queue_op('ZADD', key, score, id) end
+local function zrem(key, id) queue_op('ZREM', key, id) end
+local function rpush(key, id) queue_op('RPUSH', key, id) end
+
+-- One variadic command over `args`, in even-sized chunks that stay inside unpack's limit.
+local function call_chunked(cmd, key, args, n)
+  n = n or #args
+  for first = 1, n, 2000 do
+    redis.call(cmd, key, unpack(args, first, math.min(first + 1999, n)))
+  end
+end
+
+local function write_ops()
+  for _, key in ipairs(OP_KEYS) do
+    for _, g in ipairs(OPS[key]) do
+      call_chunked(g.cmd, key, g, g.n)
+    end
+  end
+  OPS = {}
+  OP_KEYS = {}
+end
+
+local function read_index(...)
+  if #OP_KEYS > 0 then write_ops() end
+  return redis.call(...)
 end
 
 local function run_at(r) return r[R_runAt] or r[R_createdAt] end
@@ -55,21 +228,22 @@ end
 
 -- ---- states ---------------------------------------------------------------------------------------
 
--- Pending tasks live in per-priority lists; every other unfinished or finished state has a zset.
-local INDEX = {
-  [ST_scheduled] = K_scheduled, [ST_processing] = K_processing, [ST_blocked] = K_blocked,
-  [ST_completed] = K_completed, [ST_dead] = K_dead, [ST_cancelled] = K_cancelled,
-}
+-- Unfinished states other than pending have a zset (by due time, lease expiry, creation).
+local INDEX = { [ST_scheduled] = K_scheduled, [ST_processing] = K_processing, [ST_blocked] = K_blocked }
+-- Pending tasks live in per-priority lists, and finished ones in a list per state in the order
+-- they finished (what retention reads): appending costs a tenth of a zset insert.
+local FINISHED_LIST = { [ST_completed] = K_completed, [ST_dead] = K_dead, [ST_cancelled] = K_cancelled }
 
--- Takes the task out of its state's index and count. A pending task's list entry stays behind:
--- claims skip entries whose task is no longer pending, which keeps cancel O(1).
+-- Takes the task out of its state's index and count. A list entry (pending or finished) stays
+-- behind: claims and retention skip entries whose task is no longer in that state, which keeps
+-- cancel and retry O(1).
 local function leave(id, r)
   local state = r[R_state]
   if state == nil then return end
   count(state, -1)
   local index = INDEX[state]
-  if index then redis.call('ZREM', index, id) end
-  if state == ST_processing and r[R_startedAt] == nil then redis.call('ZREM', K_prefetched, id) end
+  if index then zrem(index, id) end
+  if state == ST_processing and r[R_startedAt] == nil then zrem(K_prefetched, id) end
 end
 
 -- Puts the task in a state (the caller saves the record). `score` orders the state's zset.
@@ -77,10 +251,12 @@ local function enter(id, r, state, score)
   r[R_state] = state
   count(state, 1)
   if state == ST_pending then
-    redis.call('RPUSH', K_pendingPrefix .. r[R_priority], id)
+    rpush(K_pendingPrefix .. r[R_priority], id)
     mark_work(0)
+  elseif FINISHED_LIST[state] then
+    rpush(FINISHED_LIST[state], id)
   else
-    redis.call('ZADD', INDEX[state], score, id)
+    zadd(INDEX[state], score, id)
   end
 end
 
@@ -126,13 +302,25 @@ local function end_task(id, r, state, err)
   clear_lease(r)
   r[R_finishedAt] = NOW
   move(id, r, state, NOW)
-  redis.call('ZREM', K_deadlines, id)
+  if r[R_deadline] then zrem(K_deadlines, id) end
+  -- Only a task some other task waits on has a dependents set (linking marks the record).
+  local has_dependents = r[R_hasDependents]
+  r[R_hasDependents] = nil
   save(id, r)
-  local dkey = K_dependentsPrefix .. id
-  local dependents = redis.call('SMEMBERS', dkey)
-  if #dependents > 0 then
+  if has_dependents then
+    local dkey = K_dependentsPrefix .. id
+    local dependents = redis.call('SMEMBERS', dkey)
     redis.call('DEL', dkey)
     for _, member in ipairs(dependents) do WORK[#WORK + 1] = { member, id, STATE_NAME[state] } end
+  end
+end
+
+-- Registers `dependent` (`queue|id`) as waiting on the unfinished task `id` (record `r`).
+local function add_dependent(id, r, dependent)
+  redis.call('SADD', K_dependentsPrefix .. id, dependent)
+  if not r[R_hasDependents] then
+    r[R_hasDependents] = 1
+    save(id, r)
   end
 end
 
@@ -178,14 +366,15 @@ end
 
 -- Due scheduled tasks become pending, in due order; bounded so one call stays short.
 local function promote_due(limit)
-  local due = redis.call('ZRANGEBYSCORE', K_scheduled, '-inf', NOW, 'LIMIT', 0, limit)
+  local due = read_index('ZRANGEBYSCORE', K_scheduled, '-inf', NOW, 'LIMIT', 0, limit)
+  load_many(due)
   for _, id in ipairs(due) do
     local r = load(id)
     if r then
       move(id, r, ST_pending, 0)
       save(id, r)
     else
-      redis.call('ZREM', K_scheduled, id)
+      zrem(K_scheduled, id)
     end
   end
   return #due
@@ -204,7 +393,7 @@ local function replayed_claim(token_prefix)
   local out = {}
   for id in string.gmatch(logged, '[^,]+') do
     local r = load(id)
-    if r and r[R_state] == ST_processing and string.sub(r[R_leaseToken] or '', 1, #token_prefix + 1) == token_prefix .. '.' then
+    if r and r[R_state] == ST_processing and r[R_leaseToken] == token_prefix then
       out[#out + 1] = wire(id, r)
     end
   end
@@ -215,9 +404,11 @@ local function log_claim(token_prefix, ids)
   if #ids > 0 then redis.call('SET', K_claimLogPrefix .. token_prefix, table.concat(ids, ','), 'PX', CLAIM_LOG_MS) end
 end
 
--- Writes the collected side effects; every script calls it last.
+-- Writes the collected side effects; every script that changes anything calls it last.
 local function finish()
   drain_work()
+  write_records()
+  write_ops()
   for state, delta in pairs(COUNT_DELTA) do
     if delta ~= 0 then redis.call('HINCRBY', K_meta, 'n' .. state, delta) end
   end
