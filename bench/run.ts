@@ -9,6 +9,7 @@
  * bench/README.md describes every scenario.
  */
 import { ArgsError, parseArgs, USAGE } from './lib/args.js';
+import { getPayloadBytes, setPayloadBytes } from './lib/workload.js';
 import { startBenchRedis } from './lib/bench-redis.js';
 import { Cleanup } from './lib/cleanup.js';
 import { errorMessage, progress } from './lib/log.js';
@@ -64,7 +65,9 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const sizes = args.quick ? QUICK_SIZES : FULL_SIZES;
+  const preset = args.quick ? QUICK_SIZES : FULL_SIZES;
+  const sizes = args.tasks === undefined ? preset : { ...preset, n: args.tasks, drainC1: Math.max(1_000, Math.round(args.tasks / 10)) };
+  if (args.payload !== undefined) setPayloadBytes(args.payload);
   const rounds = args.rounds ?? sizes.defaultRounds;
   const scenarios = SCENARIOS.filter((s) => args.only === undefined || s.name.includes(args.only));
   if (scenarios.length === 0) {
@@ -79,7 +82,7 @@ async function main(): Promise<number> {
     const machine = machineInfo();
     const v = versions(redis.version);
     progress(describeMachine(machine, v).replace('\n', '; '));
-    progress(`${args.quick ? 'quick' : 'full'} run: N = ${sizes.n.toLocaleString('en-US')}, ${rounds} round(s), scenarios ${scenarios.map((s) => s.name).join(', ')}`);
+    progress(`${args.quick ? 'quick' : 'full'} run: N = ${sizes.n.toLocaleString('en-US')}, payload ${getPayloadBytes()} B, ${rounds} round(s), scenarios ${scenarios.map((s) => s.name).join(', ')}`);
     const base = { redis, sizes, log: progress };
 
     const samples = new Map<Scenario, Samples>();
@@ -131,13 +134,13 @@ async function main(): Promise<number> {
         bullmqMax: r.bullmq?.max ?? null,
         rounds: Math.max(r.conveyor?.samples.length ?? 0, r.bullmq?.samples.length ?? 0),
       }));
-      const settings = { quick: args.quick, rounds, n: sizes.n };
+      const settings = { quick: args.quick, rounds, n: sizes.n, payloadBytes: getPayloadBytes() };
       process.stdout.write(`${JSON.stringify({ machine, versions: v, settings, rows }, null, 2)}\n`);
     } else {
       process.stdout.write(
         [
           describeMachine(machine, v),
-          `${args.quick ? 'quick' : 'full'} run: N = ${sizes.n.toLocaleString('en-US')}, ${rounds} round(s); median (min–max) over the rounds`,
+          `${args.quick ? 'quick' : 'full'} run: N = ${sizes.n.toLocaleString('en-US')}, payload ${getPayloadBytes()} B, ${rounds} round(s); median (min–max) over the rounds`,
           '',
           renderTable(results),
           '',

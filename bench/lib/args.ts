@@ -7,6 +7,10 @@ export interface BenchArgs {
   quick: boolean;
   json: boolean;
   only: string | undefined;
+  /** Overrides N (tasks per enqueue, drain, memory, CPU and SQLite workload). */
+  tasks: number | undefined;
+  /** Payload size in bytes of JSON (default 100). */
+  payload: number | undefined;
   help: boolean;
 }
 
@@ -17,6 +21,9 @@ export const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--only SUB
                   and bullmq once, alternating which goes first
   --only SUBSTR   only the scenarios whose name contains SUBSTR (enqueue, drain, latency,
                   memory, cpu, sqlite, http)
+  --tasks N       N tasks per workload instead of 100,000 (10,000 with --quick), e.g. 1000000
+  --payload BYTES payload size in bytes of JSON instead of 100, e.g. 10240 (queue workloads; the
+                  HTTP scenario keeps 100 B)
   --json          print one JSON object on stdout instead of the table (progress stays on stderr;
                   use \`npm run -s bench -- --json\` so that npm prints no banner on stdout)
   --help          this text`;
@@ -24,7 +31,11 @@ export const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--only SUB
 export class ArgsError extends Error {}
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const args: BenchArgs = { rounds: undefined, quick: false, json: false, only: undefined, help: false };
+  const args: BenchArgs = { rounds: undefined, quick: false, json: false, only: undefined, tasks: undefined, payload: undefined, help: false };
+  const count = (flag: string, text: string, min: number): number => {
+    if (!/^\d+$/.test(text) || Number(text) < min) throw new ArgsError(`${flag} must be a whole number of at least ${min} (got ${JSON.stringify(text)})`);
+    return Number(text);
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     // Accept `--flag=value` as well as `--flag value`.
@@ -53,6 +64,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       }
       case '--only':
         args.only = value();
+        break;
+      case '--tasks':
+        args.tasks = count(flag, value(), 1_000);
+        break;
+      case '--payload':
+        args.payload = count(flag, value(), 16);
         break;
       default:
         throw new ArgsError(`unknown argument ${JSON.stringify(arg)}`);

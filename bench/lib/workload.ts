@@ -1,17 +1,28 @@
-/** The shared workloads: 100-byte payloads, enqueueing N tasks two ways, waiting for a drain. */
+/** The shared workloads: 100-byte payloads (`--payload`), enqueueing N tasks two ways, waiting for a drain. */
 import type { Child } from './children.js';
 import type { QueueClient } from './systems.js';
 
-export const PAYLOAD_BYTES = 100;
+export const DEFAULT_PAYLOAD_BYTES = 100;
+let payloadBytes = DEFAULT_PAYLOAD_BYTES;
 
-/** `fields` plus a `pad` string that makes the payload exactly `PAYLOAD_BYTES` of JSON. */
+/** `fields` plus a `pad` string that makes the payload exactly `payloadBytes` of JSON. */
 export function paddedPayload(fields: Record<string, number | string> = {}): Record<string, number | string> {
   const base = JSON.stringify({ ...fields, pad: '' }).length;
-  return { ...fields, pad: 'x'.repeat(Math.max(0, PAYLOAD_BYTES - base)) };
+  return { ...fields, pad: 'x'.repeat(Math.max(0, payloadBytes - base)) };
 }
 
 /** The payload of every no-op task (shared: both clients serialize it, neither changes it). */
-export const NOOP_PAYLOAD = paddedPayload();
+export let NOOP_PAYLOAD = paddedPayload();
+
+/** `--payload`: set once, before any scenario runs. */
+export function setPayloadBytes(bytes: number): void {
+  payloadBytes = bytes;
+  NOOP_PAYLOAD = paddedPayload();
+}
+
+export function getPayloadBytes(): number {
+  return payloadBytes;
+}
 
 export const BATCH_SIZE = 1_000;
 

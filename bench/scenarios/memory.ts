@@ -21,7 +21,7 @@ async function run(ctx: RunContext, open: () => Promise<QueueClient>): Promise<R
 
 export const memoryScenario: Scenario = {
   name: 'memory',
-  rows: [{ id: 'bytes', label: 'redis memory per waiting task (100-byte payload)', unit: 'bytes/task', better: 'lower' }],
+  rows: [{ id: 'bytes', label: 'redis memory per waiting task (100-byte payload unless --payload)', unit: 'bytes/task', better: 'lower' }],
   run: {
     conveyor: (ctx) => run(ctx, () => openConveyorRedis(ctx)),
     bullmq: (ctx) => run(ctx, () => openBullmq(ctx)),
