@@ -7,7 +7,7 @@
  * message says what is allowed and what was received; its path names the field.
  */
 import { z } from 'zod';
-import { describeValue, durationSchema } from './duration.js';
+import { describeValue, durationSchema, MAX_DURATION_MS } from './duration.js';
 import { ConveyorError } from './errors.js';
 import { isTaskId, newTaskId } from './ids.js';
 import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE, TASK_TYPE_PATTERN, TASK_TYPE_RULE } from './names.js';
@@ -90,9 +90,11 @@ export interface JsonProblem {
  * Results and progress from handlers go through the same check.
  */
 export function findJsonProblem(value: unknown, limits: PayloadLimits = DEFAULT_PAYLOAD_LIMITS): JsonProblem | null {
-  const state = { keys: 0 };
-  const problem = walkJson(value, [], 0, limits, state);
+  const state: WalkState = { keys: 0, maxBytes: 0, path: [] };
+  const problem = walkJson(value, 0, limits, state);
   if (problem) return problem;
+  // The walk bounds the JSON's size from above: under the limit, it need not be serialized.
+  if (state.maxBytes <= limits.maxBytes) return null;
   const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
   if (bytes > limits.maxBytes) {
     return { path: [], message: `is ${bytes} bytes as JSON; at most ${limits.maxBytes} bytes are allowed` };
@@ -100,28 +102,47 @@ export function findJsonProblem(value: unknown, limits: PayloadLimits = DEFAULT_
   return null;
 }
 
-function walkJson(
-  value: unknown,
-  path: (string | number)[],
-  depth: number,
-  limits: PayloadLimits,
-  state: { keys: number },
-): JsonProblem | null {
+interface WalkState {
+  keys: number;
+  /** At least the UTF-8 length of the JSON of what was walked so far. */
+  maxBytes: number;
+  /** Where the walk is: copied into a problem, never allocated per value. */
+  path: (string | number)[];
+}
+
+/** JSON escapes a UTF-16 unit as at most 6 bytes (`\u001f`), and UTF-8 takes at most 3 for one. */
+const MAX_BYTES_PER_UNIT = 6;
+/** A JSON number is at most 25 characters (`-0.0000012345678901234567`); with room to spare. */
+const MAX_NUMBER_BYTES = 32;
+
+function walkJson(value: unknown, depth: number, limits: PayloadLimits, state: WalkState): JsonProblem | null {
   switch (typeof value) {
     case 'string':
+      state.maxBytes += value.length * MAX_BYTES_PER_UNIT + 2;
+      return null;
     case 'boolean':
+      state.maxBytes += 5;
       return null;
     case 'number':
-      return Number.isFinite(value) ? null : { path, message: `must be JSON: ${value} is not a JSON number` };
+      state.maxBytes += MAX_NUMBER_BYTES;
+      return Number.isFinite(value) ? null : { path: [...state.path], message: `must be JSON: ${value} is not a JSON number` };
     case 'object': {
-      if (value === null) return null;
+      if (value === null) {
+        state.maxBytes += 4;
+        return null;
+      }
+      const path = state.path;
       if (depth + 1 > limits.maxDepth) {
-        return { path, message: `nests deeper than ${limits.maxDepth} levels of arrays and objects` };
+        return { path: [...path], message: `nests deeper than ${limits.maxDepth} levels of arrays and objects` };
       }
       if (Array.isArray(value)) {
+        // Brackets, and a comma after each element.
+        state.maxBytes += 2 + value.length;
         for (let i = 0; i < value.length; i++) {
           if (!(i in value)) return { path: [...path, i], message: 'must be JSON: a sparse array has holes' };
-          const problem = walkJson(value[i], [...path, i], depth + 1, limits, state);
+          path.push(i);
+          const problem = walkJson(value[i], depth + 1, limits, state);
+          path.pop();
           if (problem) return problem;
         }
         return null;
@@ -130,8 +151,9 @@ function walkJson(
       if (proto !== Object.prototype && proto !== null) {
         const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
         const what = typeof name === 'string' && name !== '' ? `a ${name}` : 'a class instance';
-        return { path, message: `must be JSON: ${what} is not a plain object (send plain data, e.g. an ISO string for a date)` };
+        return { path: [...path], message: `must be JSON: ${what} is not a plain object (send plain data, e.g. an ISO string for a date)` };
       }
+      state.maxBytes += 2;
       for (const key of Object.keys(value)) {
         if (FORBIDDEN_PAYLOAD_KEYS.includes(key)) {
           return { path: [...path, key], message: `key "${key}" is not allowed (${FORBIDDEN_PAYLOAD_KEYS.join(', ')} are refused at any depth)` };
@@ -140,13 +162,17 @@ function walkJson(
         if (state.keys > limits.maxKeys) {
           return { path: [], message: `has more than ${limits.maxKeys} object keys in all` };
         }
-        const problem = walkJson((value as Record<string, unknown>)[key], [...path, key], depth + 1, limits, state);
+        // The quoted key, a colon and a comma.
+        state.maxBytes += key.length * MAX_BYTES_PER_UNIT + 4;
+        path.push(key);
+        const problem = walkJson((value as Record<string, unknown>)[key], depth + 1, limits, state);
+        path.pop();
         if (problem) return problem;
       }
       return null;
     }
     default:
-      return { path, message: `must be JSON: ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`} is not a JSON value` };
+      return { path: [...state.path], message: `must be JSON: ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`} is not a JSON value` };
   }
 }
 
@@ -385,6 +411,84 @@ export function parseSubmitTask(input: unknown, now: number, schema: SubmitTaskS
     throw new ConveyorError('CONVEYOR_VALIDATION', `invalid task: ${issue.path}: ${issue.message}`, { issues: [issue] });
   }
   return task;
+}
+
+// ---- the common submit, without zod ------------------------------------------------------------
+
+const SUBMIT_FIELD_SET: ReadonlySet<string> = new Set(SUBMIT_FIELDS);
+
+/** What a client fills in when a task leaves the field out (already validated). */
+export interface QuickSubmitDefaults {
+  retries?: number;
+  /** The client's default backoff, parsed. */
+  backoff?: BackoffPolicy;
+}
+
+/**
+ * The common submit (a plain object with a valid `type`, maybe `queue`, `payload`, `priority`,
+ * `retries`, `key`, a numeric `delay` or `timeout`, and null for the fields it does not set),
+ * checked by hand: zod's safeParse was most of a submit's cost. Returns exactly what
+ * `parseSubmitTask` returns for such an input, and undefined for anything else, valid or not
+ * (string durations, runAt, deadline, backoff, dependsOn, any bad field): the caller then runs
+ * `parseSubmitTask`, so every error is zod's, word for word.
+ */
+export function quickSubmitTask(input: unknown, limits: PayloadLimits, defaults: QuickSubmitDefaults = {}): NewTask | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
+  const proto: unknown = Object.getPrototypeOf(input);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  for (const key in input) if (!SUBMIT_FIELD_SET.has(key)) return undefined;
+  const t = input as Record<string, unknown>;
+
+  const type = t.type;
+  if (typeof type !== 'string' || !TASK_TYPE_PATTERN.test(type)) return undefined;
+  const queue = t.queue === undefined ? DEFAULT_QUEUE : t.queue;
+  if (typeof queue !== 'string' || !QUEUE_NAME_PATTERN.test(queue)) return undefined;
+
+  let priority = t.priority;
+  if (priority === undefined) priority = DEFAULT_PRIORITY;
+  else if (typeof priority === 'string') {
+    if (!Object.hasOwn(PRIORITY_NAMES, priority)) return undefined;
+    priority = PRIORITY_NAMES[priority as PriorityName];
+  } else if (!isIntegerIn(priority, PRIORITY_MIN, PRIORITY_MAX)) return undefined;
+
+  let retries = t.retries;
+  if (retries === undefined) retries = defaults.retries ?? DEFAULT_RETRIES;
+  if (!isIntegerIn(retries, 0, MAX_RETRIES)) return undefined;
+
+  const delay = t.delay;
+  if (delay != null && !isIntegerIn(delay, 0, MAX_DURATION_MS)) return undefined;
+  const timeout = t.timeout;
+  if (timeout != null && !isIntegerIn(timeout, 1, MAX_DURATION_MS)) return undefined;
+
+  const key = t.key;
+  if (key != null && (typeof key !== 'string' || key.length < 1 || key.length > IDEMPOTENCY_KEY_MAX_LENGTH)) return undefined;
+
+  // The fields the slow path reads and transforms: taken only when they do not set anything.
+  if (t.runAt != null || t.deadline != null || t.backoff !== undefined || t.dependsOn !== undefined) return undefined;
+
+  let payload = t.payload;
+  if (payload === undefined) payload = null;
+  else if (payload !== null && findJsonProblem(payload, limits) !== null) return undefined;
+
+  const task: NewTask = {
+    id: newTaskId(),
+    queue,
+    type,
+    payload: payload as JsonValue,
+    priority: priority as number,
+    maxAttempts: (retries as number) + 1,
+    backoff: { ...(defaults.backoff ?? DEFAULT_BACKOFF) },
+    timeoutMs: (timeout as number | null | undefined) ?? null,
+    deadline: null,
+    dependsOn: [],
+    key: (key as string | null | undefined) ?? null,
+  };
+  if (delay) task.delayMs = delay as number;
+  return task;
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
 // ---- errors -------------------------------------------------------------------------------------

@@ -89,6 +89,10 @@ export class Client {
    * `backoff` when left out). A repeated `key` in the same queue returns the existing task with
    * `created: false`. `dependsOn` names ids of tasks that exist (CONVEYOR_DEPENDENCY_NOT_FOUND
    * naming `dependsOn[i]` otherwise). A deadline already past is refused.
+   *
+   * Calls made together (in one tick, or while an insert is in flight) share one store insert, as
+   * if they ran one after the other: each gets its own result or its own error; a store failure
+   * fails the calls of that insert.
    */
   submit(input: SubmitTaskOptions): Promise<SubmitResult> {
     return this.#submitter.submit(input);

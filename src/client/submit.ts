@@ -8,14 +8,16 @@ import {
   createSubmitTaskSchema,
   DEFAULT_PAYLOAD_LIMITS,
   parseSubmitTask,
+  quickSubmitTask,
   validationError,
   type PayloadLimits,
+  type QuickSubmitDefaults,
   type SubmitTaskOptions,
   type SubmitTaskSchema,
   type ValidationIssue,
 } from '../schemas.js';
 import type { NewTask, Store } from '../store/store.js';
-import type { Task } from '../types.js';
+import type { BackoffPolicy, Task } from '../types.js';
 import { batchTooLarge, issuesError, issuesOf, isPlainObject, MAX_BATCH_SIZE, prefixIssues } from './validation.js';
 
 /** What a client applies to each task that leaves the field out. */
@@ -38,12 +40,65 @@ export interface SubmitResult {
 const positiveInt = z.number().int().min(1);
 const payloadLimitsSchema = z.strictObject({ maxBytes: positiveInt.optional(), maxDepth: positiveInt.optional(), maxKeys: positiveInt.optional() });
 
-/** Validates a client's defaults and payload limits and builds the submit schema they imply. */
+/** The most tasks one automatic batch of `submit` calls inserts at once. */
+export const SUBMIT_BATCH_MAX = MAX_BATCH_SIZE;
+
+/** One caller's task waiting for its batch's insert. */
+interface Waiting {
+  task: NewTask;
+  input: unknown;
+  resolve(result: SubmitResult): void;
+  reject(err: unknown): void;
+}
+
+/** Tasks that go to the store in one `insertTasks` call, in call order. */
+interface Batch {
+  waiting: Waiting[];
+  /** `queue\0key` of the tasks with a key: a repeat waits for the next batch. */
+  keys: Set<string> | undefined;
+  /** A submitBatch (all or nothing) or a task with dependencies: inserted alone, nothing joins it. */
+  closed: boolean;
+  /** submitBatch: the caller gets every result, or one error naming `tasks[i]`. */
+  whole?: { resolve(results: SubmitResult[]): void; reject(err: unknown): void };
+}
+
+/**
+ * Validates a client's defaults and payload limits and builds the submit schema they imply.
+ *
+ * `submit` batches automatically: calls made in the same tick, or while an insert is in flight,
+ * share one `insertTasks` call (up to SUBMIT_BATCH_MAX tasks; one insert in flight at a time, so
+ * the inserts keep the order of the calls). Each input is validated on its own, before it joins a
+ * batch, so a bad one is refused alone; each caller gets its own result. A store error rejects the
+ * callers of that batch (on Redis, a batch spanning queues is one atomic step per queue, so a
+ * connection lost half way may have written some of them, as it may for one call whose reply is
+ * lost). The batches behave as the calls would one after the other:
+ *
+ * - a task whose (queue, key) is already in the forming batch starts the next batch, so the second
+ *   gets `created: false` and the first task, as it would sequentially;
+ * - a task with `dependsOn` is inserted alone, so a missing dependency fails only its own caller,
+ *   with the same error naming `dependsOn[i]`;
+ * - `submitBatch` stays all or nothing: it is inserted alone, in its place among the calls.
+ *
+ * Measured (one process, in-memory store, 100 calls in flight): ~14 µs of CPU per submit before,
+ * with zod's safeParse ~35 %, the BigInt base32 encoding of the id ~15 % and GC most of the rest,
+ * plus one `insertTasks` round trip per call. Now the common shape skips zod (`quickSubmitTask`,
+ * which falls back to zod for anything else), ids are encoded with small integers, and 100 calls
+ * in flight share one insert.
+ */
 export class Submitter {
   readonly #store: Store;
   readonly #schema: SubmitTaskSchema;
   readonly #defaults: ClientDefaults;
+  readonly #quickDefaults: QuickSubmitDefaults;
   readonly payloadLimits: Readonly<PayloadLimits>;
+  /** Batches not sent yet, in call order; the last one may still take tasks. */
+  #batches: Batch[] = [];
+  #inserting = false;
+  #scheduled = false;
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    this.#next();
+  };
 
   constructor(store: Store, defaults: ClientDefaults = {}, payloadLimits: Partial<PayloadLimits> = {}) {
     const limits = payloadLimitsSchema.safeParse(payloadLimits);
@@ -56,14 +111,22 @@ export class Submitter {
     this.payloadLimits = Object.freeze({ ...DEFAULT_PAYLOAD_LIMITS, ...limits.data });
     this.#schema = createSubmitTaskSchema({ payloadLimits: this.payloadLimits });
     this.#store = store;
-    this.#defaults = checkDefaults(defaults, this.#schema);
+    const checked = checkDefaults(defaults, this.#schema);
+    this.#defaults = checked.defaults;
+    this.#quickDefaults = {};
+    if (checked.defaults.retries !== undefined) this.#quickDefaults.retries = checked.defaults.retries;
+    if (checked.backoff !== undefined) this.#quickDefaults.backoff = checked.backoff;
   }
 
   /** One task: a repeated key returns the existing task with `created: false`. */
-  async submit(input: unknown): Promise<SubmitResult> {
-    const task = this.#prepare(input, Date.now());
-    const [item] = await this.#insert([task], [input], () => '');
-    return item!;
+  submit(input: unknown): Promise<SubmitResult> {
+    let task: NewTask;
+    try {
+      task = this.#prepare(input, Date.now());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => this.#add({ task, input, resolve, reject }));
   }
 
   /** All or nothing: every input is validated before one insert; bad items are named by index. */
@@ -85,10 +148,16 @@ export class Submitter {
       }
     });
     if (issues.length > 0) throw issuesError(`invalid batch (nothing was submitted)`, issues);
-    return this.#insert(tasks, inputs, (i) => `tasks[${i}]`);
+    return new Promise((resolve, reject) => {
+      const waiting = tasks.map((task, i): Waiting => ({ task, input: inputs[i], resolve: noop, reject: noop }));
+      this.#batches.push({ waiting, keys: undefined, closed: true, whole: { resolve, reject } });
+      this.#schedule();
+    });
   }
 
   #prepare(input: unknown, now: number): NewTask {
+    const quick = quickSubmitTask(input, this.payloadLimits, this.#quickDefaults);
+    if (quick !== undefined) return quick;
     const task = parseSubmitTask(this.#withDefaults(input), now, this.#schema);
     // A deadline that has passed can never be met: refused here rather than inserted to die at
     // once. Judged on this process's clock (parseSubmitTask leaves it to the store's).
@@ -107,16 +176,63 @@ export class Submitter {
     return out;
   }
 
-  /** Inserts, turning an unknown dependency into an error naming `dependsOn[j]` of the input. */
-  async #insert(tasks: NewTask[], inputs: readonly unknown[], prefix: (index: number) => string): Promise<SubmitResult[]> {
+  /** Puts a validated task in the forming batch, or starts the next batch when it may not join it. */
+  #add(waiting: Waiting): void {
+    const task = waiting.task;
+    const alone = task.dependsOn.length > 0;
+    const key = task.key === null ? undefined : `${task.queue}\u0000${task.key}`;
+    let batch = this.#batches[this.#batches.length - 1];
+    if (batch === undefined || batch.closed || alone || batch.waiting.length >= SUBMIT_BATCH_MAX || (key !== undefined && batch.keys?.has(key))) {
+      batch = { waiting: [], keys: undefined, closed: alone };
+      this.#batches.push(batch);
+    }
+    batch.waiting.push(waiting);
+    if (key !== undefined) (batch.keys ??= new Set()).add(key);
+    this.#schedule();
+  }
+
+  /** The next insert starts after the current tick (so its calls share it), or when the one in flight returns. */
+  #schedule(): void {
+    if (this.#inserting || this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(this.#flush);
+  }
+
+  #next(): void {
+    const batch = this.#batches.shift();
+    if (batch === undefined) return;
+    this.#inserting = true;
+    void this.#insertBatch(batch).finally(() => {
+      this.#inserting = false;
+      this.#next();
+    });
+  }
+
+  async #insertBatch(batch: Batch): Promise<void> {
+    const { waiting, whole } = batch;
+    const tasks = waiting.map((w) => w.task);
+    let results: SubmitResult[];
     try {
       const { items } = await this.#store.insertTasks({ tasks });
-      return items.map(({ task, created }) => ({ task, created }));
+      results = items.map(({ task, created }) => ({ task, created }));
     } catch (err) {
-      if (isConveyorError(err, 'CONVEYOR_DEPENDENCY_NOT_FOUND')) throw dependencyError(err, tasks, inputs, prefix);
-      throw err;
+      if (whole) whole.reject(insertError(err, tasks, waiting.map((w) => w.input), (i) => `tasks[${i}]`));
+      // One task (a batch of `submit`s with dependencies holds one): the error names its field.
+      else if (waiting.length === 1) waiting[0]!.reject(insertError(err, tasks, [waiting[0]!.input], () => ''));
+      else for (const w of waiting) w.reject(err);
+      return;
     }
+    if (whole) whole.resolve(results);
+    else for (let i = 0; i < waiting.length; i++) waiting[i]!.resolve(results[i]!);
   }
+}
+
+function noop(): void {}
+
+/** An unknown dependency as an error naming `dependsOn[j]` of the input; any other error as it is. */
+function insertError(err: unknown, tasks: NewTask[], inputs: readonly unknown[], prefix: (index: number) => string): unknown {
+  if (isConveyorError(err, 'CONVEYOR_DEPENDENCY_NOT_FOUND')) return dependencyError(err, tasks, inputs, prefix);
+  return err;
 }
 
 function dependencyError(err: ConveyorError, tasks: NewTask[], inputs: readonly unknown[], prefix: (index: number) => string): ConveyorError {
@@ -134,8 +250,11 @@ function dependencyError(err: ConveyorError, tasks: NewTask[], inputs: readonly 
   return new ConveyorError('CONVEYOR_DEPENDENCY_NOT_FOUND', `invalid task: ${shown} (nothing was submitted)`, { missing, issues });
 }
 
-/** Checks the defaults as a task would be checked, naming `defaults.retries`, `defaults.backoff.delay`. */
-function checkDefaults(defaults: unknown, schema: SubmitTaskSchema): ClientDefaults {
+/**
+ * Checks the defaults as a task would be checked, naming `defaults.retries`, `defaults.backoff.delay`;
+ * returns them with the backoff parsed (the quick path of a submit uses it as it is).
+ */
+function checkDefaults(defaults: unknown, schema: SubmitTaskSchema): { defaults: ClientDefaults; backoff: BackoffPolicy | undefined } {
   if (!isPlainObject(defaults)) throw issuesError('invalid client options', [{ path: 'defaults', message: 'must be an object with retries and/or backoff' }]);
   const unknown = Object.keys(defaults).filter((key) => key !== 'retries' && key !== 'backoff');
   if (unknown.length > 0) {
@@ -149,5 +268,5 @@ function checkDefaults(defaults: unknown, schema: SubmitTaskSchema): ClientDefau
   if (defaults.backoff !== undefined) probe.backoff = defaults.backoff;
   const parsed = schema.safeParse(probe);
   if (!parsed.success) throw validationError('invalid client options', parsed.error, { pathPrefix: ['defaults'] });
-  return defaults as ClientDefaults;
+  return { defaults: defaults as ClientDefaults, backoff: defaults.backoff !== undefined ? parsed.data.backoff : undefined };
 }

@@ -38,7 +38,9 @@ export interface ClaimLoopOptions {
  *   to its end even when the worker stops, and whatever it returns is run or released, never
  *   stranded in a lease nobody renews.
  * - `full`: every slot is busy and the prefetch buffer is full; waits for a slot to free
- *   (coalesced wake-ups: ten tasks finishing at once cause one claim).
+ *   (coalesced wake-ups: a freed slot wakes the loop on the next macrotask, so the slots that free
+ *   in the same tick, ten tasks finishing at once, cause one claim; a claim in flight meanwhile
+ *   leaves the freed slots to the next one, so under load each claim brings many tasks).
  * - `idle`: the last claim found nothing; blocks in the store (`waitForWork`: BZPOPMIN on Redis,
  *   in-process wake-ups on SQLite) until work may be there, or `idleWaitMs` passes; with tasks in
  *   the prefetch buffer, a slot freeing ends the wait too. Nothing polls; with stealing on, the
@@ -54,10 +56,23 @@ export interface ClaimLoopOptions {
 export class ClaimLoop {
   readonly #o: ClaimLoopOptions;
   readonly #wakeup = new Wakeup();
-  readonly #running = new Map<string, RunningTask>();
+  readonly #running = new Set<RunningTask>();
   readonly #buffer = new Map<string, ClaimedTask>();
   #state: ClaimLoopState = 'stopped';
   #failures = 0;
+  /** A wake-up is due on the next macrotask: slots freeing in the same tick cause one claim. */
+  #wakeScheduled = false;
+  readonly #wake = (): void => {
+    this.#wakeScheduled = false;
+    this.#wakeup.notify();
+  };
+  readonly #taskDone = (running: RunningTask): void => {
+    this.#running.delete(running);
+    this.#o.pool.release();
+    if (this.#wakeScheduled) return;
+    this.#wakeScheduled = true;
+    setImmediate(this.#wake);
+  };
 
   constructor(options: ClaimLoopOptions) {
     this.#o = options;
@@ -67,7 +82,7 @@ export class ClaimLoop {
     return this.#state;
   }
 
-  get running(): ReadonlyMap<string, RunningTask> {
+  get running(): ReadonlySet<RunningTask> {
     return this.#running;
   }
 
@@ -126,8 +141,10 @@ export class ClaimLoop {
       await Promise.all(claimed.map((task) => this.#giveBack(task)));
       return;
     }
-    claimed.slice(0, free).forEach((task) => this.#dispatch(task));
-    claimed.slice(free).forEach((task) => this.#hold(task));
+    for (let i = 0; i < claimed.length; i++) {
+      if (i < free) this.#dispatch(claimed[i]!);
+      else this.#hold(claimed[i]!);
+    }
     if (claimed.length === want && pool.free === 0) pool.grow();
     if (claimed.length > 0) return;
 
@@ -179,15 +196,9 @@ export class ClaimLoop {
   }
 
   #dispatch(task: ClaimedTask): void {
-    const { pool } = this.#o;
-    pool.acquire();
-    const running = this.#o.executor.start(task);
-    this.#running.set(task.id, running);
-    void running.done.finally(() => {
-      this.#running.delete(task.id);
-      pool.release();
-      this.#wakeup.notify();
-    });
+    this.#o.pool.acquire();
+    // The executor never calls #taskDone before start() returns.
+    this.#running.add(this.#o.executor.start(task, this.#taskDone));
   }
 
   /** A prefetched task: leased and renewed, not started. */

@@ -1,9 +1,10 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
+import type { Logger } from '../logger.js';
 import type { JsonValue, Task } from '../types.js';
 import { isPermanentError, retryAfterMsOf, type Handler, type HandlerContext, type Handlers } from './handlers.js';
-import type { RunContext, RunOutcome, TaskRunner } from './runner.js';
+import type { AbortWatch, RunContext, RunOutcome, TaskRunner } from './runner.js';
 
 /**
  * Runs handlers in the worker's own thread. Also home of the pieces the sandbox thread reuses
@@ -13,6 +14,8 @@ import type { RunContext, RunOutcome, TaskRunner } from './runner.js';
 export class InProcessRunner implements TaskRunner {
   readonly #source: { handlers: Handlers } | { module: string | URL };
   #loading: Promise<HandlerTable> | undefined;
+  /** The table once loaded: runs then look the handler up without waiting for a promise. */
+  #table: HandlerTable | undefined;
 
   constructor(options: { handlers: Handlers } | { module: string | URL }) {
     this.#source = options;
@@ -22,39 +25,111 @@ export class InProcessRunner implements TaskRunner {
     return handlerTypes(await this.#load());
   }
 
-  async run(task: Task, ctx: RunContext): Promise<RunOutcome> {
-    let handlers: HandlerTable;
-    try {
-      handlers = await this.#load();
-    } catch (err) {
-      return { status: 'failed', permanent: false, error: describeError(err) };
-    }
-    const handler = handlers.get(task.type);
-    if (handler === undefined) return noHandlerOutcome(task.type, handlerTypes(handlers));
-    if (ctx.signal.aborted) return { status: 'aborted' };
-    const handlerCtx: HandlerContext = {
-      signal: ctx.signal,
-      attempt: ctx.attempt,
-      progress: (value) => ctx.onProgress(value),
-      logger: ctx.logger,
-      dependencies: ctx.dependencies,
-    };
-    return settleOrAbort(invokeHandler(handler, task, handlerCtx), ctx.signal);
+  run(task: Task, ctx: RunContext): Promise<RunOutcome> {
+    const table = this.#table;
+    return table === undefined ? this.#loadAndRun(task, ctx) : runWith(table, task, ctx);
   }
 
   async close(): Promise<void> {
     // Nothing to release: a handler still running after its abort belongs to the event loop now.
   }
 
+  async #loadAndRun(task: Task, ctx: RunContext): Promise<RunOutcome> {
+    let handlers: HandlerTable;
+    try {
+      handlers = await this.#load();
+    } catch (err) {
+      return { status: 'failed', permanent: false, error: describeError(err) };
+    }
+    return runWith(handlers, task, ctx);
+  }
+
   #load(): Promise<HandlerTable> {
     const source = this.#source;
-    this.#loading ??=
+    this.#loading ??= (
       'handlers' in source
         ? Promise.resolve().then(() => toHandlerTable(source.handlers, 'the `handlers` option'))
-        : loadHandlersModule(source.module);
+        : loadHandlersModule(source.module)
+    ).then((table) => (this.#table = table));
     return this.#loading;
   }
 }
+
+function runWith(handlers: HandlerTable, task: Task, ctx: RunContext): Promise<RunOutcome> {
+  const handler = handlers.get(task.type);
+  if (handler === undefined) return Promise.resolve(noHandlerOutcome(task.type, handlerTypes(handlers)));
+  const watch = ctx.abortWatch;
+  if (watch ? watch.aborted : ctx.signal.aborted) return Promise.resolve({ status: 'aborted' });
+  const handlerCtx = handlerContext(ctx);
+  const settled = invokeHandler(handler, task, handlerCtx);
+  return watch ? settleOrAbortWatch(settled, watch) : settleOrAbort(settled, ctx.signal);
+}
+
+/**
+ * The handler's context. `signal` and `logger` are made only for a handler that reads them (an
+ * AbortController and a child logger cost more than the rest of an attempt), yet the context must
+ * behave as the plain object it always was: `{ ...ctx }`, `Object.keys(ctx)`, destructuring,
+ * `'signal' in ctx` and its prototype see a plain object of five fields. Accessor properties in an
+ * object literal cost microseconds each time (V8 builds such an object the slow way), and getters
+ * on a prototype would be left out by a spread, hence a Proxy over a plain object whose `signal`
+ * and `logger` are filled in from the run context at their first read (the run context itself sits
+ * under a symbol that the traps hide).
+ */
+export function handlerContext(ctx: RunContext): HandlerContext {
+  const fields: ContextFields = {
+    signal: undefined,
+    attempt: ctx.attempt,
+    progress: progressOf(ctx),
+    logger: undefined,
+    dependencies: ctx.dependencies,
+    [RUN]: ctx,
+  };
+  return new Proxy(fields, CONTEXT_TRAPS) as unknown as HandlerContext;
+}
+
+const RUN = Symbol('run context');
+
+/**
+ * `ctx.progress`. Made here, not in the object literal: a function named by its property there
+ * costs a `__name` call per attempt when the source runs through esbuild with keepNames (tsx).
+ */
+function progressOf(ctx: RunContext): (value: JsonValue) => void {
+  return (value) => ctx.onProgress(value);
+}
+
+interface ContextFields {
+  signal: AbortSignal | undefined;
+  attempt: number;
+  progress: (value: JsonValue) => void;
+  logger: Logger | undefined;
+  dependencies: Record<string, JsonValue | null>;
+  [RUN]: RunContext;
+}
+
+/** Fills in `signal` or `logger` at their first read. */
+function fill(fields: ContextFields, key: string | symbol): void {
+  if (key === 'signal') fields.signal ??= fields[RUN].signal;
+  else if (key === 'logger') fields.logger ??= fields[RUN].logger;
+}
+
+const CONTEXT_TRAPS: ProxyHandler<ContextFields> = {
+  get(fields, key) {
+    if (key === RUN) return undefined;
+    fill(fields, key);
+    return fields[key as keyof ContextFields];
+  },
+  has(fields, key) {
+    return key !== RUN && key in fields;
+  },
+  ownKeys(fields) {
+    return Reflect.ownKeys(fields).filter((key) => key !== RUN);
+  },
+  getOwnPropertyDescriptor(fields, key) {
+    if (key === RUN) return undefined;
+    fill(fields, key);
+    return Reflect.getOwnPropertyDescriptor(fields, key);
+  },
+};
 
 /** A handler that ran to its end: every outcome but `aborted`, which only a runner decides. */
 export type SettledOutcome = Exclude<RunOutcome, { status: 'aborted' }>;
@@ -138,25 +213,49 @@ export function noHandlerOutcome(type: string, knownTypes: readonly string[]): S
  * Calls the handler and waits for it to settle, however long that takes; never rejects. A throw,
  * a rejection or a result that is not JSON becomes a `failed` outcome.
  */
-export async function invokeHandler(handler: Handler, task: Task, ctx: HandlerContext): Promise<SettledOutcome> {
+export function invokeHandler(handler: Handler, task: Task, ctx: HandlerContext): Promise<SettledOutcome> {
   let value: unknown;
   try {
-    value = await handler(task, ctx);
+    value = handler(task, ctx);
   } catch (err) {
-    const retryAfterMs = retryAfterMsOf(err);
-    return {
-      status: 'failed',
-      permanent: isPermanentError(err),
-      error: describeError(err),
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-    };
+    return Promise.resolve(thrownOutcome(err));
   }
-  return resultOutcome(task.type, value);
+  // A synchronous result needs no promise of the handler's; a thenable is awaited as `await` would.
+  if (!isThenable(value)) return Promise.resolve(resultOutcome(task.type, value));
+  return Promise.resolve(value).then(
+    (settled) => resultOutcome(task.type, settled),
+    (err: unknown) => thrownOutcome(err),
+  );
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  if ((typeof value !== 'object' || value === null) && typeof value !== 'function') return false;
+  try {
+    return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    // A throwing `then` getter: `await` would reject with it; Promise.resolve does the same.
+    return true;
+  }
+}
+
+function thrownOutcome(err: unknown): SettledOutcome {
+  const retryAfterMs = retryAfterMsOf(err);
+  return {
+    status: 'failed',
+    permanent: isPermanentError(err),
+    error: describeError(err),
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
 }
 
 /** The result is stored as JSON: map it now, so that a result the store cannot keep fails here. */
 function resultOutcome(type: string, value: unknown): SettledOutcome {
-  if (value === undefined) return { status: 'completed', result: null };
+  if (value === undefined || value === null) return { status: 'completed', result: null };
+  // Strings, booleans and finite numbers are their own JSON copy (NaN and ±Infinity become null).
+  const kind = typeof value;
+  if (kind === 'string' || kind === 'boolean' || (kind === 'number' && Number.isFinite(value))) {
+    return { status: 'completed', result: value as JsonValue };
+  }
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
@@ -196,8 +295,8 @@ export function describeError(err: unknown): ErrorDescription {
 }
 
 /**
- * The outcome, or `aborted` as soon as the signal aborts. `settled` never rejects, so the handler
- * settling after the abort is simply ignored.
+ * The outcome, or `aborted` as soon as the signal aborts. `settled` never rejects, so the
+ * handler settling after the abort is simply ignored.
  */
 function settleOrAbort(settled: Promise<SettledOutcome>, signal: AbortSignal): Promise<RunOutcome> {
   return new Promise((resolve) => {
@@ -212,5 +311,17 @@ function settleOrAbort(settled: Promise<SettledOutcome>, signal: AbortSignal): P
       signal.removeEventListener('abort', onAbort);
       resolve(outcome);
     });
+  });
+}
+
+/** The same with the executor's AbortWatch: no signal, and its listener dies with the attempt. */
+function settleOrAbortWatch(settled: Promise<SettledOutcome>, watch: AbortWatch): Promise<RunOutcome> {
+  return new Promise((resolve) => {
+    if (watch.aborted) {
+      resolve({ status: 'aborted' });
+      return;
+    }
+    watch.onAbort(() => resolve({ status: 'aborted' }));
+    void settled.then(resolve);
   });
 }

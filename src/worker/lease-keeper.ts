@@ -5,7 +5,7 @@ import type { Logger } from './handlers.js';
 
 /** What the keeper holds for one leased task. */
 export interface HeldLease {
-  lease: LeaseRef;
+  readonly lease: LeaseRef;
   /** The lease's expiry as the store last set it. */
   expiresAt: number;
   /** Called once when the lease is lost (stolen, reclaimed, expired, task gone). */
@@ -32,6 +32,11 @@ export class LeaseKeeper {
   #timer: NodeJS.Timeout | undefined;
   /** When the scheduled renewal runs (epoch ms). */
   #nextDue = 0;
+  /**
+   * The scheduled renewal runs within an interval of when it was scheduled, so no earlier than any
+   * hold() would want it: hold() then needs no clock reading (it runs once per attempt).
+   */
+  #dueWithinInterval = false;
   #running: Promise<void> | undefined;
   #failures = 0;
   #stopped = true;
@@ -60,15 +65,22 @@ export class LeaseKeeper {
 
   /** Holds a lease, or replaces the callbacks of one held already (a prefetched task starting). */
   hold(held: HeldLease): void {
-    const known = this.#held.get(held.lease.id);
+    const id = held.lease.id;
+    const known = this.#held.get(id);
     if (known && known.lease.token === held.lease.token) held.expiresAt = Math.max(held.expiresAt, known.expiresAt);
-    this.#held.set(held.lease.id, held);
+    this.#held.set(id, held);
+    if (this.#timer !== undefined && this.#dueWithinInterval) return;
     this.#schedule(this.#interval());
   }
 
   release(id: string): void {
     this.#held.delete(id);
-    this.#progress.delete(id);
+    if (this.#progress.size > 0) this.#progress.delete(id);
+  }
+
+  /** Whether the task reported progress that no renewal carried yet. */
+  hasProgress(id: string): boolean {
+    return this.#progress.size > 0 && this.#progress.has(id);
   }
 
   progress(id: string, value: JsonValue): void {
@@ -101,6 +113,7 @@ export class LeaseKeeper {
     if (this.#timer && this.#nextDue <= due) return;
     clearTimeout(this.#timer);
     this.#nextDue = due;
+    this.#dueWithinInterval = delayMs <= this.#interval();
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#running = this.#renew().finally(() => {

@@ -21,11 +21,29 @@ export interface TaskRunner {
 }
 
 export interface RunContext {
-  signal: AbortSignal;
-  attempt: number;
-  dependencies: Record<string, JsonValue | null>;
+  /**
+   * Aborted on timeout, cancel, deadline, lost lease or shutdown. The executor creates it on first
+   * read (most handlers never look at it): a runner that only needs to know whether and when the
+   * attempt is aborted should use `abortWatch` when it is there.
+   */
+  readonly signal: AbortSignal;
+  /** A cheaper view of the abort than `signal`, when the caller offers one (the executor does). */
+  readonly abortWatch?: AbortWatch;
+  readonly attempt: number;
+  readonly dependencies: Record<string, JsonValue | null>;
   onProgress(value: JsonValue): void;
-  logger: Logger;
+  /** Created on first read, like `signal`. */
+  readonly logger: Logger;
+}
+
+/** Whether an attempt is aborted, and a call when it is, without an AbortSignal. */
+export interface AbortWatch {
+  readonly aborted: boolean;
+  /**
+   * Calls `listener` once, when the attempt is aborted (not at all if it already is: check
+   * `aborted` first). One listener per attempt: a later call replaces it.
+   */
+  onAbort(listener: () => void): void;
 }
 
 export type RunOutcome =

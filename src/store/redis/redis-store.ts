@@ -237,11 +237,9 @@ export class RedisStore implements Store {
         Math.max(CLAIM_PROMOTE_LIMIT, want),
         Math.max(0, startLimit - claimed.length),
       ])) as [number, Wire[]];
-      for (const wire of replies) {
-        const task = decodeClaimedTask(queue, wire);
-        claimed.push(task);
-        this.#locator.remember(task.id, queue);
-      }
+      // Not remembered in the locator: a worker finishes by lease (which names the queue), and
+      // remembering every claimed id would cost a map insert and eviction per task.
+      for (const wire of replies) claimed.push(decodeClaimedTask(queue, wire));
       if (outboxUsed === 1) await this.#relay.drain([queue], p.now);
     }
     return claimed;
