@@ -38,7 +38,7 @@ import type {
   WorkerInfo,
 } from '../store.js';
 import { BlockingWaiter } from './blocking-wait.js';
-import { decodeClaimedTask, decodeTask, encodeBackoff, isPlainNewTask, newTaskAsStored, packTaskTail, STATE_BY_CODE, STATE_CODES, type Wire } from './codec.js';
+import { decodeClaimedTask, decodeTask, encodeBackoff, fitsPlainBatch, isPlainNewTask, newTaskAsStored, packPlainBatch, packTaskTail, STATE_BY_CODE, STATE_CODES, type Wire } from './codec.js';
 import { groupByQueue, groupIdsByQueue, runsByQueue } from './grouping.js';
 import { DependencyRelay } from './dependencies.js';
 import { RedisKeys } from './keys.js';
@@ -173,7 +173,8 @@ export class RedisStore implements Store {
         if (status === 'missing') throw dependencyNotFound(edge.split('>')[0]!, [edge.split('>')[1]!]);
       }
       const args: ScriptArg[] = [p.now ?? '', queue, run.length];
-      for (const task of run) {
+      if (run.length <= 1_000 && run.every(fitsPlainBatch)) args.push('B', packPlainBatch(run));
+      else for (const task of run) {
         if (isPlainNewTask(task)) {
           args.push(task.id, 'f', task.priority, task.deadline ?? '', packTaskTail(task));
           continue;

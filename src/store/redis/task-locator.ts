@@ -10,7 +10,11 @@ const REMEMBERED_MAX = 50_000;
  * changes queue.
  */
 export class TaskLocator {
-  readonly #remembered = new Map<string, string>();
+  // Two generations instead of evicting the oldest entry one by one: V8's Map makes
+  // `keys().next()` after many deletions at the front cost O(deleted), which was 7 µs per
+  // inserted task. When the young generation is full it becomes the old one.
+  #young = new Map<string, string>();
+  #old = new Map<string, string>();
 
   constructor(
     private readonly redis: Redis,
@@ -18,11 +22,11 @@ export class TaskLocator {
   ) {}
 
   remember(id: string, queue: string): void {
-    if (this.#remembered.size >= REMEMBERED_MAX) {
-      // Forget the oldest entry (Map keeps insertion order).
-      this.#remembered.delete(this.#remembered.keys().next().value as string);
+    if (this.#young.size >= REMEMBERED_MAX / 2) {
+      this.#old = this.#young;
+      this.#young = new Map();
     }
-    this.#remembered.set(id, queue);
+    this.#young.set(id, queue);
   }
 
   /** id → queue for the ids that exist; unknown ids are absent from the map. */
@@ -30,7 +34,7 @@ export class TaskLocator {
     const found = new Map<string, string>();
     const unknown: string[] = [];
     for (const id of new Set(ids)) {
-      const queue = this.#remembered.get(id);
+      const queue = this.#young.get(id) ?? this.#old.get(id);
       if (queue) found.set(id, queue);
       else unknown.push(id);
     }

@@ -1,7 +1,9 @@
 --[[ insertTasks: inserts a batch of tasks into one queue.
 KEYS: the queue's keys (src/store/redis/keys.ts QUEUE_KEY_NAMES order).
 ARGV[1] now (ms, or '' for the server clock)   ARGV[2] queue   ARGV[3] number of tasks
-then per task its id and its form, 'f' or 'g':
+then either 'B' and one binary argument holding every task of the batch, plain tasks without a
+deadline (codec.ts packPlainBatch: per task its 26-byte id, priority byte, 4-byte tail length, tail),
+or per task its id and its form, 'f' or 'g':
   f (a plain task, due now: no key, no dependencies, no start time; codec.ts isPlainNewTask):
     priority, deadline or '', the record packed from `deadline` on (codec.ts packTaskTail);
   g (any task): type, payload (JSON), priority, maxAttempts, backoff (codec.ts; '' = default),
@@ -24,12 +26,28 @@ local count_tasks = tonumber(ARGV[3])
 -- The usual batch: plain tasks only ('f'), none of them stored yet. One pass, one command per
 -- kind of write.
 local function insert_plain()
-  if #ARGV ~= 3 + count_tasks * 5 then return nil end
-  local ids = {}
-  for n = 1, count_tasks do
-    local i = n * 5 - 1
-    if ARGV[i + 1] ~= 'f' then return nil end
-    ids[n] = ARGV[i]
+  local ids, priorities, tails, deadlines_of = {}, {}, {}, {}
+  if ARGV[4] == 'B' then
+    local blob, at = ARGV[5], 1
+    for n = 1, count_tasks do
+      ids[n] = string.sub(blob, at, at + 25)
+      local b1, b2, b3, b4
+      priorities[n], b1, b2, b3, b4 = string.byte(blob, at + 26, at + 30)
+      local tail_end = at + 30 + ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+      tails[n] = string.sub(blob, at + 31, tail_end)
+      deadlines_of[n] = ''
+      at = tail_end + 1
+    end
+  else
+    if #ARGV ~= 3 + count_tasks * 5 then return nil end
+    for n = 1, count_tasks do
+      local i = n * 5 - 1
+      if ARGV[i + 1] ~= 'f' then return nil end
+      ids[n] = ARGV[i]
+      priorities[n] = ARGV[i + 2]
+      deadlines_of[n] = ARGV[i + 3]
+      tails[n] = ARGV[i + 4]
+    end
   end
   -- Ids seen before (a call re-sent after a reconnect) take the general path, which answers them.
   local found = redis.call('HMGET', K_tasks, unpack(ids))
@@ -39,21 +57,20 @@ local function insert_plain()
   local head = pending_head(NOW)
   local records, by_priority, deadlines, out, seen = {}, {}, {}, {}, {}
   for n = 1, count_tasks do
-    local i = n * 5 - 1
     local id = ids[n]
     if seen[id] then return nil end
     seen[id] = true
     records[#records + 1] = id
-    records[#records + 1] = head .. ARGV[i + 4]
-    local priority = ARGV[i + 2]
+    records[#records + 1] = head .. tails[n]
+    local priority = priorities[n]
     local list = by_priority[priority]
     if not list then
       list = {}
       by_priority[priority] = list
     end
     list[#list + 1] = id
-    if ARGV[i + 3] ~= '' then
-      deadlines[#deadlines + 1] = ARGV[i + 3]
+    if deadlines_of[n] ~= '' then
+      deadlines[#deadlines + 1] = deadlines_of[n]
       deadlines[#deadlines + 1] = id
     end
     out[n] = ST_pending
@@ -77,10 +94,16 @@ local batch_ids = {}
 local batch_ids_list = {}
 local keys = {}
 local i = 4
+local blob, blob_at = ARGV[5], 1
 for n = 1, count_tasks do
   local t
   local ndeps = 0
-  if ARGV[i + 1] == 'f' then
+  if ARGV[4] == 'B' then
+    local priority, b1, b2, b3, b4 = string.byte(blob, blob_at + 26, blob_at + 30)
+    local tail_end = blob_at + 30 + ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+    t = { id = string.sub(blob, blob_at, blob_at + 25), plain = true, priority = priority, tail = string.sub(blob, blob_at + 31, tail_end), key = '' }
+    blob_at = tail_end + 1
+  elseif ARGV[i + 1] == 'f' then
     t = { id = ARGV[i], plain = true, priority = ARGV[i + 2], deadline = tonumber(ARGV[i + 3]), tail = ARGV[i + 4], key = '' }
     i = i + 5
   else
