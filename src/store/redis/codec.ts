@@ -172,6 +172,43 @@ export function stateCode(state: TaskState): string {
   return STATE_CODES[state];
 }
 
+/** A completion for packCompletions: the result already JSON ('' for null). */
+export interface Completion {
+  id: string;
+  token: string;
+  result: string;
+}
+
+/** Whether a completion fits packCompletions: a 26-character id and a token of at most 255 bytes. */
+export function fitsCompletions(id: string, token: string): boolean {
+  return id.length === ID_LENGTH && token.length <= 255 && /^[0-9A-Za-z]+$/.test(id) && Buffer.byteLength(token) === token.length;
+}
+
+/**
+ * Completions as one binary argument of finishTasks.lua (as packPlainBatch does for inserts): per
+ * item its id (26 bytes), token length (1 byte), token, result length (4 bytes, big endian), result.
+ */
+export function packCompletions(items: readonly Completion[]): Buffer {
+  let size = 0;
+  const results = items.map((item) => {
+    const result = item.result === '' ? null : Buffer.from(item.result);
+    size += ID_LENGTH + 1 + item.token.length + 4 + (result?.length ?? 0);
+    return result;
+  });
+  const blob = Buffer.allocUnsafe(size);
+  let at = 0;
+  items.forEach((item, i) => {
+    at += blob.write(item.id, at, ID_LENGTH, 'latin1');
+    blob[at++] = item.token.length;
+    at += blob.write(item.token, at, 'latin1');
+    const result = results[i];
+    blob.writeUInt32BE(result?.length ?? 0, at);
+    at += 4;
+    if (result) at += result.copy(blob, at);
+  });
+  return blob;
+}
+
 /** A task as the scripts reply with it: its id and its packed record (Buffers with ioredis' Buffer replies). */
 export type Wire = readonly [string | Buffer, Buffer | string];
 
