@@ -115,6 +115,15 @@ export const listAndCountTests: ConformanceArea = (setup, test) => {
     await expectPagesCover(h, fixture, { queue: 'orders', type: 'beta' });
   });
 
+  test('listTasks filtered by queue and a state, processing included, pages through exactly their intersection', async () => {
+    const h = await setup();
+    const fixture = await seedListFixture(h);
+    for (const state of TASK_STATES) {
+      await expectPagesCover(h, fixture, { queue: 'orders', state });
+      await expectPagesCover(h, fixture, { queue: 'emails', state, type: 'alpha' });
+    }
+  });
+
   test('listTasks with a filter that matches nothing returns an empty page and no cursor', async () => {
     const h = await setup();
     await seedListFixture(h);
@@ -141,5 +150,14 @@ export const listAndCountTests: ConformanceArea = (setup, test) => {
 
     expect(await h.store.countTasks({ queue: 'b' })).toEqual([{ queue: 'b', counts: counts({ pending: 4 }) }]);
     expect(await h.store.countTasks({ queue: 'a' })).toEqual([{ queue: 'a', counts: counts({ pending: 2, dead: 1 }) }]);
+  });
+
+  test('countTasks for one queue counts its tasks in every state, processing included', async () => {
+    const h = await setup();
+    const inA = { blocked: 2, scheduled: 1, pending: 1, processing: 3, completed: 1, dead: 2, cancelled: 1 };
+    await seedTasks(h, [...specsFor('a', inA), ...specsFor('b', { processing: 2, pending: 1 })]);
+
+    expect(await h.store.countTasks({ queue: 'a' })).toEqual([{ queue: 'a', counts: counts(inA) }]);
+    expect(await h.store.countTasks({ queue: 'b' })).toEqual([{ queue: 'b', counts: counts({ processing: 2, pending: 1 }) }]);
   });
 };

@@ -2,9 +2,10 @@ import { assertQueueName } from '../../../names.js';
 import type { ClaimedTask } from '../../../types.js';
 import type { ClaimTasksParams } from '../../store.js';
 import { killPastDeadline, type DeadlineRow } from './expire-deadlines.js';
+import { NEW_LEASE_TOKEN_SQL } from './lease.js';
 import { prepared, type Db } from './prepared.js';
 import { isQueuePaused } from './queues.js';
-import { rowToClaimedTask, type TaskRow } from './rows.js';
+import { CLAIMED_JSON, claimedJsonToTask, claimedOrder, type ClaimedRaw, UNFINISHED_SQL } from './rows.js';
 
 /**
  * Leases due tasks queue by queue, in the caller's order of preference (as the Redis store must, one
@@ -22,72 +23,75 @@ export function claimTasks(db: Db, p: ClaimTasksParams): ClaimedTask[] {
   const claimed: ClaimedTask[] = [];
   let remaining = Math.floor(p.limit);
   let toStart = p.startLimit === undefined ? remaining : Math.max(0, Math.floor(p.startLimit));
-  const lease = { workerId: p.workerId, expiresAt: now + p.leaseMs };
+  const expiresAt = now + p.leaseMs;
   for (const queue of new Set(p.queues)) {
     assertQueueName(queue);
     if (remaining <= 0) break;
     if (isQueuePaused(db, queue)) continue;
 
     for (const row of pastDeadline(db, queue, now)) killPastDeadline(db, row, now);
-    prepared<{ queue: string; now: number }>(
+    prepared<[number, string]>(
       db,
       `UPDATE tasks INDEXED BY tasks_scheduled SET state = 'pending'
-       WHERE state = 'scheduled' AND run_at <= @now AND queue = @queue`,
-    ).run({ queue, now });
+       WHERE state = 'scheduled' AND run_at <= ? AND queue = ?`,
+    ).run(now, queue);
 
     const starting = Math.min(remaining, toStart);
     if (starting > 0) {
-      const started = claimFromQueue(db, { queue, now, limit: starting, startedAt: now, ...lease });
-      claimed.push(...started);
-      remaining -= started.length;
-      toStart -= started.length;
+      const started = claimFromQueue(db, queue, now, starting, now, p.workerId, expiresAt, claimed);
+      remaining -= started;
+      toStart -= started;
       // The queue ran dry: nothing left to prefetch from it.
-      if (started.length < starting) continue;
+      if (started < starting) continue;
     }
-    if (remaining > 0) {
-      const prefetched = claimFromQueue(db, { queue, now, limit: remaining, startedAt: null, ...lease });
-      claimed.push(...prefetched);
-      remaining -= prefetched.length;
-    }
+    if (remaining > 0) remaining -= claimFromQueue(db, queue, now, remaining, null, p.workerId, expiresAt, claimed);
   }
   return claimed;
 }
 
-/** Leases up to `limit` pending due tasks of `queue`, in claim order; `startedAt` null = prefetched. */
+/**
+ * Leases up to `limit` pending due tasks of `queue`, in claim order, appending them to `out`;
+ * `startedAt` null = prefetched. Returns how many it leased.
+ */
 function claimFromQueue(
   db: Db,
-  p: { queue: string; now: number; limit: number; startedAt: number | null; workerId: string; expiresAt: number },
-): ClaimedTask[] {
-  // The token is SQLite's randomblob: 128 bits from its CSPRNG, fresh for every row.
-  const rows = prepared<{ queue: string; now: number; limit: number; startedAt: number | null; workerId: string; expiresAt: number }, TaskRow>(
+  queue: string,
+  now: number,
+  limit: number,
+  startedAt: number | null,
+  workerId: string,
+  expiresAt: number,
+  out: ClaimedTask[],
+): number {
+  // A fresh token for every row (lease.ts).
+  const rows = prepared<[number, number | null, string, number, string, number, number], string>(
     db,
-    `UPDATE tasks SET state = 'processing', attempt = attempt + 1, claimed_at = @now, started_at = @startedAt,
-       worker_id = @workerId, lease_token = lower(hex(randomblob(16))), lease_expires_at = @expiresAt, cancel_requested = 0
+    `UPDATE tasks SET state = 'processing', attempt = attempt + 1, claimed_at = ?, started_at = ?,
+       worker_id = ?, lease_token = ${NEW_LEASE_TOKEN_SQL}, lease_expires_at = ?, cancel_requested = 0
      WHERE rowid IN (
-       SELECT rowid FROM tasks INDEXED BY tasks_claim WHERE state = 'pending' AND queue = @queue AND run_at <= @now
-       ORDER BY priority DESC, run_at, id LIMIT @limit)
-     RETURNING *`,
-  ).all(p);
+       SELECT rowid FROM tasks INDEXED BY tasks_claim WHERE state = 'pending' AND queue = ? AND run_at <= ?
+       ORDER BY priority DESC, run_at, id LIMIT ? + 0)
+     RETURNING ${CLAIMED_JSON}`,
+  )
+    .pluck()
+    .all(now, startedAt, workerId, expiresAt, queue, now, limit)
+    .map((json) => JSON.parse(json) as ClaimedRaw);
   // RETURNING comes in no promised order.
-  rows.sort(claimOrder);
-  return rows.map(rowToClaimedTask);
+  rows.sort(claimedOrder);
+  const lease = { queue, workerId, startedAt, leaseExpiresAt: expiresAt };
+  for (const row of rows) out.push(claimedJsonToTask(row, lease));
+  return rows.length;
 }
 
 function pastDeadline(db: Db, queue: string, now: number): DeadlineRow[] {
   // Without statistics the planner prefers the equalities on queue and state (tasks_list), which scans
   // every pending task of the queue; the few tasks past their deadline are what this wants.
-  return prepared<{ queue: string; now: number }, DeadlineRow>(
+  return prepared<[number, string], DeadlineRow>(
     db,
     `SELECT id, attempt, errors, deadline FROM tasks INDEXED BY tasks_deadline
-     WHERE deadline IS NOT NULL AND deadline <= @now AND state IN ('blocked','scheduled','pending','processing')
-       AND state IN ('pending','scheduled') AND queue = @queue`,
-  ).all({ queue, now });
-}
-
-export function claimOrder(a: TaskRow, b: TaskRow): number {
-  if (a.priority !== b.priority) return b.priority - a.priority;
-  if (a.run_at !== b.run_at) return a.run_at - b.run_at;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+     WHERE deadline IS NOT NULL AND deadline <= ? AND ${UNFINISHED_SQL}
+       AND state IN ('pending','scheduled') AND queue = ?`,
+  ).all(now, queue);
 }
 
 /**

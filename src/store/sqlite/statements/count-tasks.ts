@@ -6,29 +6,39 @@ function zeroCounts(): Record<TaskState, number> {
   return Object.fromEntries(TASK_STATES.map((state) => [state, 0])) as Record<TaskState, number>;
 }
 
+type CountRow = { queue: string; state: TaskState; n: number };
+
 /**
  * Counts per queue and state, every state present. Without a filter: every known queue (even an empty
  * one), by name. With one: that queue alone, zeros when it is unknown.
+ *
+ * `tasks_list` holds every task but the processing ones, which `tasks_lease` holds (migration 4): one
+ * count over each.
  */
 export function countTasks(db: Db, p: { queue?: string }): QueueCounts[] {
   const byQueue = new Map<string, Record<TaskState, number>>();
-  let rows: { queue: string; state: TaskState; n: number }[];
+  let rows: CountRow[];
   if (p.queue === undefined) {
     for (const name of prepared<[], string>(db, 'SELECT name FROM queues ORDER BY name').pluck().all()) {
       byQueue.set(name, zeroCounts());
     }
-    rows = prepared<[], { queue: string; state: TaskState; n: number }>(
+    rows = prepared<[], CountRow>(
       db,
-      'SELECT queue, state, COUNT(*) AS n FROM tasks GROUP BY queue, state',
+      `SELECT queue, state, COUNT(*) AS n FROM tasks INDEXED BY tasks_list WHERE state <> 'processing' GROUP BY queue, state
+       UNION ALL
+       SELECT queue, state, COUNT(*) AS n FROM tasks INDEXED BY tasks_lease WHERE state = 'processing' GROUP BY queue`,
     ).all();
   } else {
     byQueue.set(p.queue, zeroCounts());
-    rows = prepared<[string], { queue: string; state: TaskState; n: number }>(
+    rows = prepared<[string, string], CountRow>(
       db,
-      'SELECT queue, state, COUNT(*) AS n FROM tasks WHERE queue = ? GROUP BY queue, state',
-    ).all(p.queue);
+      `SELECT queue, state, COUNT(*) AS n FROM tasks INDEXED BY tasks_list WHERE queue = ? AND state <> 'processing' GROUP BY state
+       UNION ALL
+       SELECT queue, state, COUNT(*) AS n FROM tasks INDEXED BY tasks_lease WHERE state = 'processing' AND queue = ?`,
+    ).all(p.queue, p.queue);
   }
   for (const row of rows) {
+    if (row.n === 0) continue;
     let counts = byQueue.get(row.queue);
     if (counts === undefined) {
       counts = zeroCounts();

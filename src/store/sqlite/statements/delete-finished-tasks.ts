@@ -14,6 +14,6 @@ export function deleteFinishedTasks(db: Db, p: DeleteFinishedTasksParams): numbe
     `DELETE FROM tasks WHERE rowid IN (
        SELECT rowid FROM tasks INDEXED BY tasks_finished
        WHERE state = @state AND finished_at <= @cutoff AND (@queue IS NULL OR queue = @queue)
-       ORDER BY finished_at LIMIT @limit)`,
+       ORDER BY finished_at LIMIT @limit + 0)`,
   ).run(params).changes;
 }

@@ -9,19 +9,42 @@ import type { WakeNote } from '../wake.js';
  */
 
 /**
+ * The tasks of `completedIds` completed (in this order): `unblockDependents` for each of them that
+ * has dependents. Most tasks have none, so the edge table is asked once for the whole batch (and not
+ * at all while it is empty) instead of once per task.
+ */
+export function unblockDependentsOf(db: Db, completedIds: readonly string[], now: number, wakes: WakeNote[]): void {
+  if (completedIds.length === 0) return;
+  if (prepared<[], number>(db, 'SELECT EXISTS (SELECT 1 FROM task_dependencies)').pluck().get() === 0) return;
+  if (completedIds.length === 1) {
+    unblockDependents(db, completedIds[0] as string, now, wakes);
+    return;
+  }
+  const withDependents = new Set(
+    prepared<[string], string>(
+      db,
+      'SELECT DISTINCT depends_on_id FROM task_dependencies WHERE depends_on_id IN (SELECT value FROM json_each(?))',
+    )
+      .pluck()
+      .all(JSON.stringify(completedIds)),
+  );
+  for (const id of completedIds) if (withDependents.has(id)) unblockDependents(db, id, now, wakes);
+}
+
+/**
  * `completedId` completed: each `blocked` dependent has one dependency fewer to wait for; those that
  * reach zero become `scheduled` (due time still ahead) or `pending`. One statement: SET expressions
  * all see the row as it was, so `waiting_on > 1` means "still waiting after this one".
  */
 export function unblockDependents(db: Db, completedId: string, now: number, wakes: WakeNote[]): void {
-  const rows = prepared<{ id: string; now: number }, { queue: string; state: string; run_at: number }>(
+  const rows = prepared<[number, string], { queue: string; state: string; run_at: number }>(
     db,
     `UPDATE tasks SET
        waiting_on = waiting_on - 1,
-       state = CASE WHEN waiting_on > 1 THEN 'blocked' WHEN run_at > @now THEN 'scheduled' ELSE 'pending' END
-     WHERE state = 'blocked' AND id IN (SELECT task_id FROM task_dependencies WHERE depends_on_id = @id)
+       state = CASE WHEN waiting_on > 1 THEN 'blocked' WHEN run_at > ? THEN 'scheduled' ELSE 'pending' END
+     WHERE state = 'blocked' AND id IN (SELECT task_id FROM task_dependencies WHERE depends_on_id = ?)
      RETURNING queue, state, run_at`,
-  ).all({ id: completedId, now });
+  ).all(now, completedId);
   for (const row of rows) {
     if (row.state === 'pending') wakes.push({ queue: row.queue, dueInMs: 0 });
     else if (row.state === 'scheduled') wakes.push({ queue: row.queue, dueInMs: row.run_at - now });

@@ -1,7 +1,7 @@
 import type { MaintenanceParams } from '../../store.js';
 import { endTask } from './dependencies.js';
 import { prepared, type Db } from './prepared.js';
-import { appendError, taskError } from './rows.js';
+import { appendError, taskError, UNFINISHED_SQL } from './rows.js';
 
 /** The columns `killPastDeadline` needs. */
 export interface DeadlineRow {
@@ -23,8 +23,8 @@ export function expireDeadlines(db: Db, p: MaintenanceParams): string[] {
   const rows = prepared<{ now: number; limit: number }, DeadlineRow>(
     db,
     `SELECT id, attempt, errors, deadline FROM tasks INDEXED BY tasks_deadline
-     WHERE deadline IS NOT NULL AND deadline <= @now AND state IN ('blocked','scheduled','pending','processing')
-     ORDER BY deadline LIMIT @limit`,
+     WHERE deadline IS NOT NULL AND deadline <= @now AND ${UNFINISHED_SQL}
+     ORDER BY deadline LIMIT @limit + 0`,
   ).all({ now, limit: p.limit });
   for (const row of rows) killPastDeadline(db, row, now);
   return rows.map((row) => row.id);

@@ -1,8 +1,9 @@
 import type { TaskError } from '../../../types.js';
 import type { FinishItem, FinishOutcome, FinishTasksParams, FinishTasksResult } from '../../store.js';
 import type { WakeNote } from '../wake.js';
-import { endTask, unblockDependents } from './dependencies.js';
-import { prepared, type Db } from './prepared.js';
+import { endTask, unblockDependentsOf } from './dependencies.js';
+import { LEASED_ROW, tokenRowid } from './lease.js';
+import { prepared, type Db, type Statement } from './prepared.js';
 import { appendError, taskError } from './rows.js';
 
 /** The columns a finish needs of a task still held under the item's lease. */
@@ -17,35 +18,117 @@ interface HeldRow {
   cancel_requested: number;
 }
 
+type CompleteItem = Extract<FinishItem, { outcome: 'complete' }>;
+
 /**
  * Records outcomes in input order. Every write is fenced by the lease: the task must still be
  * `processing` under the item's token (and queue), else the item is `lease_lost` and nothing changes.
  */
 export function finishTasks(db: Db, p: FinishTasksParams, wakes: WakeNote[]): FinishTasksResult {
   const now = p.now ?? Date.now();
+  if (allCompleteOfDistinctTasks(p.items)) return completeAll(db, p.items, now, wakes);
   const items = p.items.map((item) => ({ id: item.id, outcome: finishOne(db, item, now, wakes) }));
   return { items };
 }
 
+function allCompleteOfDistinctTasks(items: readonly FinishItem[]): items is CompleteItem[] {
+  for (const item of items) if (item.outcome !== 'complete') return false;
+  if (items.length < 2) return true;
+  const ids = new Set<string>();
+  for (const item of items) ids.add(item.id);
+  return ids.size === items.length;
+}
+
+/** Completions are written this many at a time, largest first (as inserts are). */
+const COMPLETE_CHUNKS = [50, 10, 1] as const;
+
+/**
+ * The hot path: a batch of completions of distinct tasks (a worker's completer), with no read first.
+ * When every token names its row (lease.ts), the items go in chunks, each one UPDATE joined with its
+ * items as a VALUES list, returning the rows it completed: a statement per item costs more in
+ * statement overhead (cursors on every index of `tasks`, the reset, the reply) than its own row.
+ * Otherwise one fenced UPDATE per item. Then the dependents of the completed tasks, looked up for the
+ * batch at once. Completing a task changes no other processing task, so updating them together, and
+ * unblocking after the batch instead of after each item, ends in the same state.
+ */
+function completeAll(db: Db, items: readonly CompleteItem[], now: number, wakes: WakeNote[]): FinishTasksResult {
+  const rowids: number[] = new Array(items.length);
+  let byRowid = items.length > 1;
+  for (let i = 0; i < items.length && byRowid; i++) {
+    const rowid = tokenRowid((items[i] as CompleteItem).token);
+    if (rowid === null) byRowid = false;
+    else rowids[i] = rowid;
+  }
+
+  const out: FinishTasksResult['items'] = new Array(items.length);
+  const completed: string[] = [];
+  const record = (i: number, done: boolean): void => {
+    const item = items[i] as CompleteItem;
+    out[i] = { id: item.id, outcome: done ? 'completed' : 'lease_lost' };
+    if (done) completed.push(item.id);
+  };
+  if (byRowid) {
+    let start = 0;
+    while (start < items.length) {
+      const left = items.length - start;
+      const size = COMPLETE_CHUNKS.find((chunk) => chunk <= left) as number;
+      const params: unknown[] = [];
+      for (let i = start; i < start + size; i++) {
+        const item = items[i] as CompleteItem;
+        params.push(rowids[i], item.id, item.queue, item.token, item.result === null ? null : JSON.stringify(item.result));
+      }
+      const done = new Set(completeChunk(db, size).all(...params, now));
+      for (let i = start; i < start + size; i++) record(i, done.has(rowids[i] as number));
+      start += size;
+    }
+  } else {
+    const complete = completeStatement(db);
+    items.forEach((item, i) => {
+      const result = item.result === null ? null : JSON.stringify(item.result);
+      record(i, complete.run(result, now, tokenRowid(item.token), item.id, item.id, item.queue, item.token).changes !== 0);
+    });
+  }
+  unblockDependentsOf(db, completed, now, wakes);
+  return { items: out };
+}
+
+function completeChunk(db: Db, rows: number): Statement<unknown[], number> {
+  return prepared<unknown[], number>(
+    db,
+    `WITH item (rid, id, queue, token, result) AS (VALUES ${new Array<string>(rows).fill('(?, ?, ?, ?, ?)').join(', ')})
+     UPDATE OR FAIL tasks SET state = 'completed', result = item.result, finished_at = ?,
+       lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0
+     FROM item
+     WHERE tasks.rowid = item.rid AND tasks.id = item.id AND tasks.queue = item.queue
+       AND tasks.state = 'processing' AND tasks.lease_token = item.token
+     RETURNING tasks.rowid`,
+  ).pluck();
+}
+
+function completeStatement(db: Db) {
+  return prepared<[string | null, number, number | null, string, string, string, string]>(
+    db,
+    `UPDATE tasks SET state = 'completed', result = ?, finished_at = ?,
+       lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0
+     WHERE ${LEASED_ROW}`,
+  );
+}
+
 function finishOne(db: Db, item: FinishItem, now: number, wakes: WakeNote[]): FinishOutcome {
   if (item.outcome === 'complete') {
-    // The hot path: one fenced UPDATE, no read first.
-    const { changes } = prepared<{ id: string; queue: string; token: string; result: string | null; now: number }>(
-      db,
-      `UPDATE tasks SET state = 'completed', result = @result, finished_at = @now,
-         lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0
-       WHERE id = @id AND queue = @queue AND state = 'processing' AND lease_token = @token`,
-    ).run({ id: item.id, queue: item.queue, token: item.token, now, result: item.result === null ? null : JSON.stringify(item.result) });
-    if (changes === 0) return 'lease_lost';
-    unblockDependents(db, item.id, now, wakes);
+    // One fenced UPDATE, no read first.
+    const result = item.result === null ? null : JSON.stringify(item.result);
+    if (completeStatement(db).run(result, now, tokenRowid(item.token), item.id, item.id, item.queue, item.token).changes === 0) {
+      return 'lease_lost';
+    }
+    unblockDependentsOf(db, [item.id], now, wakes);
     return 'completed';
   }
 
-  const row = prepared<[string, string, string], HeldRow>(
+  const row = prepared<[number | null, string, string, string, string], HeldRow>(
     db,
-    `SELECT id, queue, attempt, max_attempts, deadline, run_at, errors, cancel_requested FROM tasks
-     WHERE id = ? AND queue = ? AND state = 'processing' AND lease_token = ?`,
-  ).get(item.id, item.queue, item.token);
+    `SELECT id, queue, attempt, max_attempts, deadline, run_at, errors, cancel_requested FROM tasks WHERE ${LEASED_ROW}`,
+  ).get(tokenRowid(item.token), item.id, item.id, item.queue, item.token);
   if (row === undefined) return 'lease_lost';
 
   switch (item.outcome) {
@@ -93,12 +176,12 @@ function release(db: Db, row: HeldRow, delayMs: number, now: number, wakes: Wake
   const scheduled = delayMs > 0;
   // Released now, the task keeps its place in line: its due time stays.
   const runAt = scheduled ? now + delayMs : row.run_at;
-  prepared<{ id: string; state: string; runAt: number }>(
+  prepared<[string, number, string]>(
     db,
-    `UPDATE tasks SET state = @state, run_at = @runAt, attempt = attempt - 1,
+    `UPDATE tasks SET state = ?, run_at = ?, attempt = attempt - 1,
        worker_id = NULL, lease_token = NULL, lease_expires_at = NULL
-     WHERE id = @id`,
-  ).run({ id: row.id, state: scheduled ? 'scheduled' : 'pending', runAt });
+     WHERE id = ?`,
+  ).run(scheduled ? 'scheduled' : 'pending', runAt, row.id);
   wakes.push({ queue: row.queue, dueInMs: scheduled ? delayMs : 0 });
   return scheduled ? 'scheduled' : 'pending';
 }
@@ -110,10 +193,10 @@ function cancelWhileProcessing(db: Db, row: HeldRow, errors: string, now: number
 }
 
 function requeue(db: Db, r: { id: string; state: 'scheduled' | 'pending'; runAt: number; error: TaskError; errors: string }): void {
-  prepared<{ id: string; state: string; runAt: number; error: string; errors: string }>(
+  prepared<[string, number, string, string, string]>(
     db,
-    `UPDATE tasks SET state = @state, run_at = @runAt, error = @error, errors = @errors,
+    `UPDATE tasks SET state = ?, run_at = ?, error = ?, errors = ?,
        lease_token = NULL, lease_expires_at = NULL
-     WHERE id = @id`,
-  ).run({ id: r.id, state: r.state, runAt: r.runAt, error: JSON.stringify(r.error), errors: r.errors });
+     WHERE id = ?`,
+  ).run(r.state, r.runAt, JSON.stringify(r.error), r.errors, r.id);
 }

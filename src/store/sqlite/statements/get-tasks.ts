@@ -1,12 +1,17 @@
 import type { Task } from '../../../types.js';
-import { prepared, type Db } from './prepared.js';
-import { rowToTask, type TaskRow } from './rows.js';
+import { prepared, type Db, type Statement } from './prepared.js';
+import { jsonToTask, TASK_JSON } from './rows.js';
 
 /** In input order; null for an unknown id. */
 export function getTasks(db: Db, p: { ids: string[] }): (Task | null)[] {
-  const byId = prepared<[string], TaskRow>(db, 'SELECT * FROM tasks WHERE id = ?');
+  const byId = taskById(db);
   return p.ids.map((id) => {
-    const row = byId.get(id);
-    return row === undefined ? null : rowToTask(row);
+    const json = byId.get(id);
+    return json === undefined ? null : jsonToTask(json);
   });
+}
+
+/** The statement that reads one whole task by id, as `TASK_JSON` text. */
+export function taskById(db: Db): Statement<[string], string> {
+  return prepared<[string], string>(db, `SELECT ${TASK_JSON} FROM tasks WHERE id = ?`).pluck();
 }

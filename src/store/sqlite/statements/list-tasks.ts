@@ -1,7 +1,8 @@
 import { TASK_STATES, type TaskState } from '../../../types.js';
 import type { ListTasksParams, ListTasksResult } from '../../store.js';
 import { prepared, type Db } from './prepared.js';
-import { rowToTask, type TaskRow } from './rows.js';
+import { taskById } from './get-tasks.js';
+import { jsonToTask } from './rows.js';
 
 const MAX_LIMIT = 1000;
 
@@ -18,7 +19,9 @@ interface Filter {
  *
  * Every page is an index range scan from the cursor down. `tasks_list` is ordered by (queue, state, id),
  * so a filter on only one of queue and state is answered by one range per state (or per queue) and a
- * merge of their newest ids; with neither, the id index itself is walked.
+ * merge of their newest ids; with neither, the id index itself is walked. Processing tasks are not in
+ * `tasks_list` (migration 4): they are read from `tasks_lease`, which holds just them (as many as the
+ * workers hold), and sorted.
  */
 export function listTasks(db: Db, p: ListTasksParams): ListTasksResult {
   const limit = Math.max(1, Math.min(MAX_LIMIT, Math.floor(p.limit)));
@@ -31,6 +34,8 @@ export function listTasks(db: Db, p: ListTasksParams): ListTasksResult {
   } else if (p.queue !== undefined) {
     const queue = p.queue;
     ids = newest(TASK_STATES.map((state) => pageIds(db, { ...filter, queue, state })), filter.limit);
+  } else if (p.state === 'processing') {
+    ids = pageIds(db, { ...filter, state: p.state });
   } else if (p.state !== undefined) {
     const state = p.state;
     const queues = prepared<[], string>(db, 'SELECT name FROM queues').pluck().all();
@@ -39,11 +44,11 @@ export function listTasks(db: Db, p: ListTasksParams): ListTasksResult {
     ids = pageIds(db, filter);
   }
 
-  const byId = prepared<[string], TaskRow>(db, 'SELECT * FROM tasks WHERE id = ?');
+  const byId = taskById(db);
   const page = ids.slice(0, limit);
   const tasks = page.flatMap((id) => {
     const row = byId.get(id);
-    return row === undefined ? [] : [rowToTask(row)];
+    return row === undefined ? [] : [jsonToTask(row)];
   });
   return { tasks, nextCursor: ids.length > limit ? (page.at(-1) ?? null) : null };
 }
@@ -56,8 +61,10 @@ function pageIds(db: Db, f: Filter): string[] {
     where.push('queue = @queue');
     params.queue = f.queue;
   }
-  if (f.state !== undefined) {
-    where.push('state = @state');
+  if (f.state === 'processing') {
+    where.push("state = 'processing'");
+  } else if (f.state !== undefined) {
+    where.push("state = @state AND state <> 'processing'");
     params.state = f.state;
   }
   if (f.type !== undefined) {
@@ -68,7 +75,8 @@ function pageIds(db: Db, f: Filter): string[] {
     where.push('id < @cursor');
     params.cursor = f.cursor;
   }
-  const sql = `SELECT id FROM tasks ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
+  const index = f.state === 'processing' ? 'INDEXED BY tasks_lease ' : '';
+  const sql = `SELECT id FROM tasks ${index}${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit + 0`;
   return prepared<Record<string, string | number>, string>(db, sql).pluck().all(params);
 }
 

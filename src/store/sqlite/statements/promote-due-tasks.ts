@@ -8,7 +8,7 @@ export function promoteDueTasks(db: Db, p: MaintenanceParams, wakes: WakeNote[])
   const queues = prepared<{ now: number; limit: number }, string>(
     db,
     `UPDATE tasks SET state = 'pending'
-     WHERE rowid IN (SELECT rowid FROM tasks INDEXED BY tasks_scheduled WHERE state = 'scheduled' AND run_at <= @now ORDER BY run_at LIMIT @limit)
+     WHERE rowid IN (SELECT rowid FROM tasks INDEXED BY tasks_scheduled WHERE state = 'scheduled' AND run_at <= @now ORDER BY run_at LIMIT @limit + 0)
      RETURNING queue`,
   )
     .pluck()

@@ -24,7 +24,7 @@ export function reclaimExpiredLeases(db: Db, p: MaintenanceParams, wakes: WakeNo
     db,
     `SELECT id, queue, attempt, max_attempts, errors, worker_id, cancel_requested FROM tasks INDEXED BY tasks_lease
      WHERE state = 'processing' AND lease_expires_at <= @now
-     ORDER BY lease_expires_at LIMIT @limit`,
+     ORDER BY lease_expires_at LIMIT @limit + 0`,
   ).all({ now, limit: p.limit });
 
   const result: ReclaimResult = { retried: [], dead: [], cancelled: [] };

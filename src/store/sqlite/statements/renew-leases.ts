@@ -1,4 +1,5 @@
 import type { RenewLeasesParams, RenewLeasesResult } from '../../store.js';
+import { LEASED_ROW, tokenRowid } from './lease.js';
 import { prepared, type Db } from './prepared.js';
 
 /**
@@ -10,25 +11,22 @@ export function renewLeases(db: Db, p: RenewLeasesParams): RenewLeasesResult {
   const now = p.now ?? Date.now();
   const leaseExpiresAt = now + p.leaseMs;
   // `progress` is JSON text (JSON null is the text 'null'), so SQL NULL can only mean "none sent".
-  const renew = prepared<
-    { id: string; queue: string; token: string; leaseExpiresAt: number; progress: string | null },
-    { cancel_requested: number }
-  >(
+  const renew = prepared<[number, string | null, number | null, string, string, string, string], number>(
     db,
-    `UPDATE tasks SET lease_expires_at = @leaseExpiresAt, progress = coalesce(@progress, progress)
-     WHERE id = @id AND queue = @queue AND state = 'processing' AND lease_token = @token
+    `UPDATE tasks SET lease_expires_at = ?, progress = coalesce(?, progress)
+     WHERE ${LEASED_ROW}
      RETURNING cancel_requested`,
-  );
+  ).pluck();
   const result: RenewLeasesResult = { renewed: [], lost: [], cancelRequested: [] };
   for (const lease of p.leases) {
     const progress = lease.progress === undefined ? null : JSON.stringify(lease.progress);
-    const row = renew.get({ id: lease.id, queue: lease.queue, token: lease.token, leaseExpiresAt, progress });
-    if (row === undefined) {
+    const cancelRequested = renew.get(leaseExpiresAt, progress, tokenRowid(lease.token), lease.id, lease.id, lease.queue, lease.token);
+    if (cancelRequested === undefined) {
       result.lost.push(lease.id);
       continue;
     }
     result.renewed.push({ id: lease.id, leaseExpiresAt });
-    if (row.cancel_requested !== 0) result.cancelRequested.push(lease.id);
+    if (cancelRequested !== 0) result.cancelRequested.push(lease.id);
   }
   return result;
 }

@@ -1,4 +1,5 @@
 import type { StartTasksParams, StartTasksResult } from '../../store.js';
+import { LEASED_ROW, tokenRowid } from './lease.js';
 import { prepared, type Db } from './prepared.js';
 
 /**
@@ -12,21 +13,21 @@ import { prepared, type Db } from './prepared.js';
  */
 export function startTasks(db: Db, p: StartTasksParams): StartTasksResult {
   const now = p.now ?? Date.now();
-  const start = prepared<{ id: string; queue: string; token: string; now: number }, { cancel_requested: number }>(
+  const start = prepared<[number, number | null, string, string, string, string, number], number>(
     db,
-    `UPDATE tasks SET started_at = coalesce(started_at, @now)
-     WHERE id = @id AND queue = @queue AND state = 'processing' AND lease_token = @token AND lease_expires_at > @now
+    `UPDATE tasks SET started_at = coalesce(started_at, ?)
+     WHERE ${LEASED_ROW} AND lease_expires_at > ?
      RETURNING cancel_requested`,
-  );
+  ).pluck();
   const result: StartTasksResult = { started: [], lost: [], cancelRequested: [] };
   for (const lease of p.leases) {
-    const row = start.get({ id: lease.id, queue: lease.queue, token: lease.token, now });
-    if (row === undefined) {
+    const cancelRequested = start.get(now, tokenRowid(lease.token), lease.id, lease.id, lease.queue, lease.token, now);
+    if (cancelRequested === undefined) {
       result.lost.push(lease.id);
       continue;
     }
     result.started.push(lease.id);
-    if (row.cancel_requested !== 0) result.cancelRequested.push(lease.id);
+    if (cancelRequested !== 0) result.cancelRequested.push(lease.id);
   }
   return result;
 }

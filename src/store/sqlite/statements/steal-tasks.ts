@@ -1,10 +1,10 @@
 import { assertQueueName } from '../../../names.js';
 import type { ClaimedTask } from '../../../types.js';
 import type { StealTasksParams } from '../../store.js';
-import { claimOrder } from './claim-tasks.js';
+import { NEW_LEASE_TOKEN_SQL } from './lease.js';
 import { prepared, type Db } from './prepared.js';
 import { isQueuePaused } from './queues.js';
-import { rowToClaimedTask, type TaskRow } from './rows.js';
+import { claimOrder, COL, parseTaskJson, rawToClaimedTask, TASK_JSON, type TaskRaw } from './rows.js';
 
 /**
  * Work stealing: takes prefetched tasks (`processing`, `started_at` NULL) that other workers hold,
@@ -20,33 +20,33 @@ export function stealTasks(db: Db, p: StealTasksParams): ClaimedTask[] {
   const now = p.now ?? Date.now();
   const stolen: ClaimedTask[] = [];
   let remaining = Math.floor(p.limit);
-  const steal = prepared<{ queue: string; now: number; limit: number; workerId: string; expiresAt: number }, TaskRow>(
+  const steal = prepared<[number, string, number, string, string, number, number, number], string>(
     db,
-    `UPDATE tasks SET started_at = @now, worker_id = @workerId,
-       lease_token = lower(hex(randomblob(16))), lease_expires_at = @expiresAt
+    `UPDATE tasks SET started_at = ?, worker_id = ?,
+       lease_token = ${NEW_LEASE_TOKEN_SQL}, lease_expires_at = ?
      WHERE rowid IN (
        SELECT rowid FROM tasks INDEXED BY tasks_prefetched
-       WHERE state = 'processing' AND started_at IS NULL AND queue = @queue
-         AND worker_id IS NOT @workerId AND lease_expires_at > @now AND cancel_requested = 0
-         AND (deadline IS NULL OR deadline > @now)
-       ORDER BY claimed_at, priority DESC, run_at, id LIMIT @limit)
-     RETURNING *`,
-  );
+       WHERE state = 'processing' AND started_at IS NULL AND queue = ?
+         AND worker_id IS NOT ? AND lease_expires_at > ? AND cancel_requested = 0
+         AND (deadline IS NULL OR deadline > ?)
+       ORDER BY claimed_at, priority DESC, run_at, id LIMIT ? + 0)
+     RETURNING ${TASK_JSON}`,
+  ).pluck();
   for (const queue of new Set(p.queues)) {
     assertQueueName(queue);
     if (remaining <= 0) break;
     if (isQueuePaused(db, queue)) continue;
-    const rows = steal.all({ queue, now, limit: remaining, workerId: p.workerId, expiresAt: now + p.leaseMs });
+    const rows = steal.all(now, p.workerId, now + p.leaseMs, queue, p.workerId, now, now, remaining).map(parseTaskJson);
     // RETURNING comes in no promised order.
     rows.sort(stealOrder);
-    for (const row of rows) stolen.push(rowToClaimedTask(row));
+    for (const row of rows) stolen.push(rawToClaimedTask(row));
     remaining -= rows.length;
   }
   return stolen;
 }
 
-function stealOrder(a: TaskRow, b: TaskRow): number {
-  const claimedA = a.claimed_at ?? 0;
-  const claimedB = b.claimed_at ?? 0;
+function stealOrder(a: TaskRaw, b: TaskRaw): number {
+  const claimedA = a[COL.claimedAt] ?? 0;
+  const claimedB = b[COL.claimedAt] ?? 0;
   return claimedA !== claimedB ? claimedA - claimedB : claimOrder(a, b);
 }

@@ -58,6 +58,6 @@ export function deleteStaleWorkers(db: Db, p: { now?: number; limit: number }): 
   return prepared<{ now: number; limit: number }>(
     db,
     `DELETE FROM workers WHERE id IN (
-       SELECT id FROM workers INDEXED BY workers_expiry WHERE expires_at <= @now ORDER BY expires_at LIMIT @limit)`,
+       SELECT id FROM workers INDEXED BY workers_expiry WHERE expires_at <= @now ORDER BY expires_at LIMIT @limit + 0)`,
   ).run({ now, limit: Math.max(0, Math.floor(p.limit)) }).changes;
 }
