@@ -33,7 +33,6 @@ import type {
   WaitForWorkParams,
   WorkerInfo,
 } from '../store.js';
-import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { applyMigrations } from './migrations.js';
 import { cancelTasks } from './statements/cancel-tasks.js';
 import { claimTasks, probeWork } from './statements/claim-tasks.js';
@@ -85,8 +84,6 @@ export class SqliteStore implements Store {
 
   private readonly busyTimeoutMs: number;
   private readonly work: WorkSignal;
-  /** Null for `:memory:` (no WAL). */
-  private readonly checkpointer: Checkpointer | null;
   private connection: { db: Db; immediate: Run; deferred: Run } | null = null;
   private closed = false;
 
@@ -95,7 +92,6 @@ export class SqliteStore implements Store {
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     const inMemory = options.path === MEMORY_PATH;
     this.capabilities = { crossProcess: !inMemory, blockingWait: false };
-    this.checkpointer = inMemory ? null : new Checkpointer({ path: options.path, busyTimeoutMs: this.busyTimeoutMs });
     this.work = new WorkSignal({
       probe: (queues, now) => this.read((db) => probeWork(db, queues, now)),
       // Nobody else can write a private in-memory database: nothing to poll for.
@@ -112,7 +108,6 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.work.close();
-    await this.checkpointer?.close();
     const connection = this.connection;
     this.connection = null;
     if (connection === null) return;
@@ -261,7 +256,6 @@ export class SqliteStore implements Store {
     const wakes: WakeNote[] = [];
     const result = immediate(() => fn(db, wakes)) as T;
     this.work.announce(wakes);
-    this.checkpointer?.noteWrite();
     return result;
   }
 
@@ -281,8 +275,8 @@ export class SqliteStore implements Store {
       // Settings, and why (measured on the hot path: insert 1,000, claim 100, complete 100):
       //
       // Durability. WAL with synchronous = NORMAL: a commit appends to the WAL without an fsync; the
-      // WAL is synced, and copied into the database, at each checkpoint (checkpointer.ts: every few
-      // write transactions). A committed transaction survives a crash of the process (it is in the
+      // WAL is synced, and copied into the database, at each checkpoint (every 1,000 pages, the
+      // default, kept). A committed transaction survives a crash of the process (it is in the
       // operating system's cache), not a power loss or an operating-system crash, which can lose the
       // transactions committed since the last checkpoint (the database itself stays consistent).
       // FULL would fsync the WAL at every commit: each claim and each completion would wait for the
@@ -290,9 +284,6 @@ export class SqliteStore implements Store {
       // once, as after any crash.
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      // Checkpoints run on a thread of their own (checkpointer.ts); this connection checkpoints only
-      // past a larger WAL, when that thread falls behind or is not running.
-      if (this.checkpointer !== null) db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
       db.pragma('foreign_keys = ON');
       // A multi-row write that calls a function (a claim: its tokens and its JSON rows) keeps a
       // statement journal; past 64 KiB SQLite spills it into a temporary file, which a claim of 100
