@@ -176,6 +176,25 @@ CREATE INDEX tasks_deadline ON tasks (deadline)
   WHERE deadline IS NOT NULL AND state <> 'completed' AND state <> 'dead' AND state <> 'cancelled';
 `,
   },
+  {
+    version: 5,
+    name: 'task-counts',
+    // How many tasks each queue holds in each state, kept by the store's writes (statements/counts.ts)
+    // so that countTasks reads these rows instead of counting a queue's index range (16 ms at 100,000
+    // tasks). Started from the tasks already there. Every statement that inserts, deletes or changes
+    // the state of a task must record it through counts.ts: a conformance test compares the counts
+    // with the tasks after every kind of transition.
+    sql: `
+CREATE TABLE task_counts (
+  queue TEXT    NOT NULL,
+  state TEXT    NOT NULL,
+  n     INTEGER NOT NULL,
+  PRIMARY KEY (queue, state)
+) WITHOUT ROWID;
+
+INSERT INTO task_counts (queue, state, n) SELECT queue, state, COUNT(*) FROM tasks GROUP BY queue, state;
+`,
+  },
 ];
 
 /** The highest schema version this code knows. */

@@ -37,6 +37,7 @@ import { applyMigrations } from './migrations.js';
 import { cancelTasks } from './statements/cancel-tasks.js';
 import { claimTasks, probeWork } from './statements/claim-tasks.js';
 import { countTasks } from './statements/count-tasks.js';
+import { discardCounts, flushCounts } from './statements/counts.js';
 import { deleteFinishedTasks } from './statements/delete-finished-tasks.js';
 import { expireDeadlines } from './statements/expire-deadlines.js';
 import { finishTasks } from './statements/finish-tasks.js';
@@ -44,7 +45,7 @@ import { getTasks } from './statements/get-tasks.js';
 import { insertTasks } from './statements/insert-tasks.js';
 import { acquireLeadership, getLeader, renewLeadership, resignLeadership } from './statements/leadership.js';
 import { listTasks } from './statements/list-tasks.js';
-import type { Db } from './statements/prepared.js';
+import { prepared, type Db } from './statements/prepared.js';
 import { promoteDueTasks } from './statements/promote-due-tasks.js';
 import { listQueues, setQueuePaused } from './statements/queues.js';
 import { reclaimExpiredLeases } from './statements/reclaim-expired-leases.js';
@@ -95,7 +96,8 @@ export class SqliteStore implements Store {
     this.work = new WorkSignal({
       probe: (queues, now) => this.read((db) => probeWork(db, queues, now)),
       // Nobody else can write a private in-memory database: nothing to poll for.
-      dataVersion: inMemory ? null : () => this.open().db.pragma('data_version', { simple: true }) as number,
+      // A prepared statement, not db.pragma(), which compiles the PRAGMA anew at every poll.
+      dataVersion: inMemory ? null : () => prepared<[], number>(this.open().db, 'PRAGMA data_version').pluck().get() as number,
       crossProcessPollMs: options.crossProcessPollMs ?? 500,
     });
   }
@@ -250,11 +252,23 @@ export class SqliteStore implements Store {
 
   // ---- plumbing ---------------------------------------------------------------------------------
 
-  /** One write transaction; the waiters learn about new work only once it committed. */
+  /**
+   * One write transaction; the waiters learn about new work only once it committed. The task counts
+   * its statements recorded are written last, inside it (statements/counts.ts).
+   */
   private write<T>(fn: (db: Db, wakes: WakeNote[]) => T): T {
     const { db, immediate } = this.open();
     const wakes: WakeNote[] = [];
-    const result = immediate(() => fn(db, wakes)) as T;
+    let result: T;
+    try {
+      result = immediate(() => {
+        const value = fn(db, wakes);
+        flushCounts(db);
+        return value;
+      }) as T;
+    } finally {
+      discardCounts(db);
+    }
     this.work.announce(wakes);
     return result;
   }

@@ -1,6 +1,7 @@
 import { assertQueueName } from '../../../names.js';
 import type { ClaimedTask } from '../../../types.js';
 import type { ClaimTasksParams } from '../../store.js';
+import { countMoved } from './counts.js';
 import { killPastDeadline, type DeadlineRow } from './expire-deadlines.js';
 import { NEW_LEASE_TOKEN_SQL } from './lease.js';
 import { prepared, type Db } from './prepared.js';
@@ -30,11 +31,12 @@ export function claimTasks(db: Db, p: ClaimTasksParams): ClaimedTask[] {
     if (isQueuePaused(db, queue)) continue;
 
     for (const row of pastDeadline(db, queue, now)) killPastDeadline(db, row, now);
-    prepared<[number, string]>(
+    const promoted = prepared<[number, string]>(
       db,
       `UPDATE tasks INDEXED BY tasks_scheduled SET state = 'pending'
        WHERE state = 'scheduled' AND run_at <= ? AND queue = ?`,
-    ).run(now, queue);
+    ).run(now, queue).changes;
+    countMoved(db, queue, 'scheduled', 'pending', promoted);
 
     const starting = Math.min(remaining, toStart);
     if (starting > 0) {
@@ -76,6 +78,7 @@ function claimFromQueue(
     .pluck()
     .all(now, startedAt, workerId, expiresAt, queue, now, limit)
     .map((json) => JSON.parse(json) as ClaimedRaw);
+  countMoved(db, queue, 'pending', 'processing', rows.length);
   // RETURNING comes in no promised order.
   rows.sort(claimedOrder);
   const lease = { queue, workerId, startedAt, leaseExpiresAt: expiresAt };

@@ -10,10 +10,8 @@ type CountRow = { queue: string; state: TaskState; n: number };
 
 /**
  * Counts per queue and state, every state present. Without a filter: every known queue (even an empty
- * one), by name. With one: that queue alone, zeros when it is unknown.
- *
- * `tasks_list` holds every task but the processing ones, which `tasks_lease` holds (migration 4): one
- * count over each.
+ * one), by name. With one: that queue alone, zeros when it is unknown. Read from `task_counts`, which
+ * the writes keep (statements/counts.ts): a few rows per queue, however many tasks it holds.
  */
 export function countTasks(db: Db, p: { queue?: string }): QueueCounts[] {
   const byQueue = new Map<string, Record<TaskState, number>>();
@@ -22,23 +20,12 @@ export function countTasks(db: Db, p: { queue?: string }): QueueCounts[] {
     for (const name of prepared<[], string>(db, 'SELECT name FROM queues ORDER BY name').pluck().all()) {
       byQueue.set(name, zeroCounts());
     }
-    rows = prepared<[], CountRow>(
-      db,
-      `SELECT queue, state, COUNT(*) AS n FROM tasks INDEXED BY tasks_list WHERE state <> 'processing' GROUP BY queue, state
-       UNION ALL
-       SELECT queue, state, COUNT(*) AS n FROM tasks INDEXED BY tasks_lease WHERE state = 'processing' GROUP BY queue`,
-    ).all();
+    rows = prepared<[], CountRow>(db, 'SELECT queue, state, n FROM task_counts WHERE n <> 0').all();
   } else {
     byQueue.set(p.queue, zeroCounts());
-    rows = prepared<[string, string], CountRow>(
-      db,
-      `SELECT queue, state, COUNT(*) AS n FROM tasks INDEXED BY tasks_list WHERE queue = ? AND state <> 'processing' GROUP BY state
-       UNION ALL
-       SELECT queue, state, COUNT(*) AS n FROM tasks INDEXED BY tasks_lease WHERE state = 'processing' AND queue = ?`,
-    ).all(p.queue, p.queue);
+    rows = prepared<[string], CountRow>(db, 'SELECT queue, state, n FROM task_counts WHERE queue = ? AND n <> 0').all(p.queue);
   }
   for (const row of rows) {
-    if (row.n === 0) continue;
     let counts = byQueue.get(row.queue);
     if (counts === undefined) {
       counts = zeroCounts();

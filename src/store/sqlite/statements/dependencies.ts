@@ -1,5 +1,6 @@
-import type { TaskError } from '../../../types.js';
+import type { TaskError, TaskState } from '../../../types.js';
 import { appendError, taskError, UNFINISHED_STATES_SQL } from './rows.js';
+import { countMoved } from './counts.js';
 import { prepared, type Db } from './prepared.js';
 import type { WakeNote } from '../wake.js';
 
@@ -48,6 +49,7 @@ export function unblockDependents(db: Db, completedId: string, now: number, wake
   for (const row of rows) {
     if (row.state === 'pending') wakes.push({ queue: row.queue, dueInMs: 0 });
     else if (row.state === 'scheduled') wakes.push({ queue: row.queue, dueInMs: row.run_at - now });
+    countMoved(db, row.queue, 'blocked', row.state as TaskState);
   }
 }
 
@@ -74,9 +76,9 @@ export function cancelDependents(db: Db, rootId: string, rootState: 'dead' | 'ca
   ).all(rootId);
   if (edges.length === 0) return [];
 
-  const read = prepared<[string], { attempt: number; errors: string }>(
+  const read = prepared<[string], { queue: string; state: TaskState; attempt: number; errors: string }>(
     db,
-    `SELECT attempt, errors FROM tasks WHERE id = ? AND state IN ${UNFINISHED_STATES_SQL}`,
+    `SELECT queue, state, attempt, errors FROM tasks WHERE id = ? AND state IN ${UNFINISHED_STATES_SQL}`,
   );
   const cancel = prepared<{ id: string; now: number; error: string; errors: string }>(
     db,
@@ -96,6 +98,7 @@ export function cancelDependents(db: Db, rootId: string, rootState: 'dead' | 'ca
     const causeState = cause === rootId ? rootState : 'cancelled';
     const error = taskError('dependency_failed', `dependency ${cause} is ${causeState}`, row.attempt, now);
     cancel.run({ id, now, error: JSON.stringify(error), errors: appendError(row.errors, error) });
+    countMoved(db, row.queue, row.state, 'cancelled');
     cancelled.push(id);
   }
   return cancelled;
@@ -110,11 +113,20 @@ export function endTask(
   end: { id: string; state: 'dead' | 'cancelled'; error: TaskError; errors: string },
   now: number,
 ): void {
+  // The state it leaves, read right before: callers read theirs earlier, and an earlier step of the
+  // same call (a dependent cancelled along the way) may have changed it since.
+  const current = stateOf(db, end.id);
   prepared<{ id: string; state: string; error: string; errors: string; now: number }>(
     db,
     `UPDATE tasks SET state = @state, error = @error, errors = @errors, finished_at = @now,
        lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0
      WHERE id = @id`,
   ).run({ id: end.id, state: end.state, error: JSON.stringify(end.error), errors: end.errors, now });
+  if (current !== undefined) countMoved(db, current.queue, current.state, end.state);
   cancelDependents(db, end.id, end.state, now);
+}
+
+/** A task's queue and state now, for the counts of a write about to change it. */
+export function stateOf(db: Db, id: string): { queue: string; state: TaskState } | undefined {
+  return prepared<[string], { queue: string; state: TaskState }>(db, 'SELECT queue, state FROM tasks WHERE id = ?').get(id);
 }

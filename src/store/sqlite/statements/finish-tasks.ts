@@ -1,9 +1,10 @@
 import type { TaskError } from '../../../types.js';
 import type { FinishItem, FinishOutcome, FinishTasksParams, FinishTasksResult } from '../../store.js';
 import type { WakeNote } from '../wake.js';
+import { countMoved } from './counts.js';
 import { endTask, unblockDependentsOf } from './dependencies.js';
 import { LEASED_ROW, tokenRowid } from './lease.js';
-import { prepared, type Db, type Statement } from './prepared.js';
+import { prepared, sqlForRows, type Db, type Statement } from './prepared.js';
 import { appendError, taskError } from './rows.js';
 
 /** The columns a finish needs of a task still held under the item's lease. */
@@ -62,10 +63,14 @@ function completeAll(db: Db, items: readonly CompleteItem[], now: number, wakes:
 
   const out: FinishTasksResult['items'] = new Array(items.length);
   const completed: string[] = [];
+  /** Completions per queue, for the counts (a batch is usually of one queue). */
+  const perQueue = new Map<string, number>();
   const record = (i: number, done: boolean): void => {
     const item = items[i] as CompleteItem;
     out[i] = { id: item.id, outcome: done ? 'completed' : 'lease_lost' };
-    if (done) completed.push(item.id);
+    if (!done) return;
+    completed.push(item.id);
+    perQueue.set(item.queue, (perQueue.get(item.queue) ?? 0) + 1);
   };
   if (byRowid) {
     let start = 0;
@@ -88,21 +93,24 @@ function completeAll(db: Db, items: readonly CompleteItem[], now: number, wakes:
       record(i, complete.run(result, now, tokenRowid(item.token), item.id, item.id, item.queue, item.token).changes !== 0);
     });
   }
+  for (const [queue, n] of perQueue) countMoved(db, queue, 'processing', 'completed', n);
   unblockDependentsOf(db, completed, now, wakes);
   return { items: out };
 }
 
 function completeChunk(db: Db, rows: number): Statement<unknown[], number> {
-  return prepared<unknown[], number>(
-    db,
-    `WITH item (rid, id, queue, token, result) AS (VALUES ${new Array<string>(rows).fill('(?, ?, ?, ?, ?)').join(', ')})
+  const sql = sqlForRows(
+    'complete',
+    rows,
+    (n) => `WITH item (rid, id, queue, token, result) AS (VALUES ${new Array<string>(n).fill('(?, ?, ?, ?, ?)').join(', ')})
      UPDATE OR FAIL tasks SET state = 'completed', result = item.result, finished_at = ?,
        lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0
      FROM item
      WHERE tasks.rowid = item.rid AND tasks.id = item.id AND tasks.queue = item.queue
        AND tasks.state = 'processing' AND tasks.lease_token = item.token
      RETURNING tasks.rowid`,
-  ).pluck();
+  );
+  return prepared<unknown[], number>(db, sql).pluck();
 }
 
 function completeStatement(db: Db) {
@@ -121,6 +129,7 @@ function finishOne(db: Db, item: FinishItem, now: number, wakes: WakeNote[]): Fi
     if (completeStatement(db).run(result, now, tokenRowid(item.token), item.id, item.id, item.queue, item.token).changes === 0) {
       return 'lease_lost';
     }
+    countMoved(db, item.queue, 'processing', 'completed');
     unblockDependentsOf(db, [item.id], now, wakes);
     return 'completed';
   }
@@ -166,6 +175,7 @@ function fail(db: Db, row: HeldRow, item: Extract<FinishItem, { outcome: 'fail' 
   const scheduled = item.retryDelayMs > 0;
   const runAt = scheduled ? retryAt : now;
   requeue(db, { id: row.id, state: scheduled ? 'scheduled' : 'pending', runAt, error: failure, errors });
+  countMoved(db, row.queue, 'processing', scheduled ? 'scheduled' : 'pending');
   wakes.push({ queue: row.queue, dueInMs: runAt - now });
   return scheduled ? 'scheduled' : 'pending';
 }
@@ -182,6 +192,7 @@ function release(db: Db, row: HeldRow, delayMs: number, now: number, wakes: Wake
        worker_id = NULL, lease_token = NULL, lease_expires_at = NULL
      WHERE id = ?`,
   ).run(scheduled ? 'scheduled' : 'pending', runAt, row.id);
+  countMoved(db, row.queue, 'processing', scheduled ? 'scheduled' : 'pending');
   wakes.push({ queue: row.queue, dueInMs: scheduled ? delayMs : 0 });
   return scheduled ? 'scheduled' : 'pending';
 }

@@ -3,8 +3,9 @@ import { assertQueueName } from '../../../names.js';
 import type { BackoffPolicy, Task, TaskError, TaskState } from '../../../types.js';
 import type { InsertTasksParams, InsertTasksResult, NewTask } from '../../store.js';
 import type { WakeNote } from '../wake.js';
+import { countInserted } from './counts.js';
 import { taskById } from './get-tasks.js';
-import { prepared, type Db, type Statement } from './prepared.js';
+import { prepared, sqlForRows, type Db, type Statement } from './prepared.js';
 import { jsonToTask, TASK_JSON } from './rows.js';
 
 /** What the validation pass decided for one input task, before anything is written. */
@@ -118,6 +119,7 @@ export function insertTasks(db: Db, p: InsertTasksParams, wakes: WakeNote[]): In
       upsertQueue(db, task.queue);
     }
     createdStates.set(task.id, state);
+    countInserted(db, task.queue, state);
     if (state === 'pending') wakes.push({ queue: task.queue, dueInMs: 0 });
     else if (state === 'scheduled') wakes.push({ queue: task.queue, dueInMs: runAt - now });
     items.push({ task, created: true });
@@ -254,25 +256,38 @@ function insertPlain(db: Db, tasks: readonly NewTask[], now: number, wakes: Wake
   }
   write(positionalFrom, count, null);
 
+  // The counts, per run of tasks in one queue and state (a batch is usually one run).
+  let runFrom = 0;
+  let created = 0;
+  const flushRun = (): void => countInserted(db, (tasks[runFrom] as NewTask).queue, states[runFrom] as TaskState, created);
+  for (let i = 0; i < count; i++) {
+    if ((tasks[i] as NewTask).queue !== (tasks[runFrom] as NewTask).queue || states[i] !== states[runFrom]) {
+      flushRun();
+      runFrom = i;
+      created = 0;
+    }
+    if ((items[i] as { created: boolean }).created) created++;
+  }
+  if (count > 0) flushRun();
+
   // One note per queue: a waiter wakes at the earliest due time it is told of.
   for (const [queue, dueInMs] of dueIn) wakes.push({ queue, dueInMs });
   return items;
 }
 
 function plainInsert(db: Db, rows: number): Statement<unknown[]> {
-  return prepared<unknown[]>(
-    db,
-    `INSERT OR FAIL INTO tasks ${INSERT_COLUMNS} VALUES ${new Array<string>(rows).fill(PLAIN_ROW).join(', ')}
-     ON CONFLICT (id) DO NOTHING`,
-  );
+  const sql = sqlForRows('insert-plain', rows, (n) => multiRowInsert(PLAIN_ROW, n));
+  return prepared<unknown[]>(db, sql);
 }
 
 function sharedInsert(db: Db, rows: number): Statement<unknown[]> {
-  return prepared<unknown[]>(
-    db,
-    `INSERT OR FAIL INTO tasks ${INSERT_COLUMNS} VALUES ${new Array<string>(rows).fill(SHARED_ROW).join(', ')}
-     ON CONFLICT (id) DO NOTHING`,
-  );
+  const sql = sqlForRows('insert-shared', rows, (n) => multiRowInsert(SHARED_ROW, n));
+  return prepared<unknown[]>(db, sql);
+}
+
+function multiRowInsert(row: string, rows: number): string {
+  return `INSERT OR FAIL INTO tasks ${INSERT_COLUMNS} VALUES ${new Array<string>(rows).fill(row).join(', ')}
+     ON CONFLICT (id) DO NOTHING`;
 }
 
 const BACKOFF_KEYS = ['kind', 'delayMs', 'maxDelayMs', 'jitter'] as const;

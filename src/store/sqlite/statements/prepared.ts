@@ -19,6 +19,13 @@ export type Statement<P extends unknown[] | object = unknown[], R = unknown> = D
  *
  * Hot statements take positional parameters: better-sqlite3 binds named ones by looking each name up
  * on the object, which costs more than the statement itself for the small updates of the hot path.
+ *
+ * Multi-row writes that call no SQL function say `OR FAIL` (the plain insert, the batched
+ * completion): a statement that may stop halfway through its rows otherwise keeps a statement
+ * journal, a copy of every page it changes, to undo its own rows. OR FAIL keeps the rows written
+ * before a failure, and the failure still rolls the whole transaction back (every method is one
+ * transaction, and better-sqlite3 rolls it back when the method throws). A statement that calls a
+ * function (a claim: its tokens, its JSON rows) keeps its journal whatever it says.
  */
 const cache = new WeakMap<Db, Map<string, Statement<never[]>>>();
 
@@ -36,20 +43,23 @@ export function prepared<P extends unknown[] | object = unknown[], R = unknown>(
   return statement as unknown as Statement<P, R>;
 }
 
-/** Like `prepared`, for a statement that returns rows as arrays (`raw()`); its SQL is used in this mode only. */
-export function preparedRaw<P extends unknown[] | object = unknown[], R extends unknown[] = unknown[]>(
-  db: Db,
-  sql: string,
-): Statement<P, R> {
-  let statements = cache.get(db);
-  if (statements === undefined) {
-    statements = new Map();
-    cache.set(db, statements);
+const chunkSql = new Map<string, string[]>();
+
+/**
+ * The SQL text of a statement repeated over `rows` rows (`build(rows)`), built once per size. The
+ * same string object comes back every time, so looking its statement up (`prepared`) hashes it once,
+ * not the few kilobytes of a multi-row INSERT on every call.
+ */
+export function sqlForRows(kind: string, rows: number, build: (rows: number) => string): string {
+  let bySize = chunkSql.get(kind);
+  if (bySize === undefined) {
+    bySize = [];
+    chunkSql.set(kind, bySize);
   }
-  let statement = statements.get(sql);
-  if (statement === undefined) {
-    statement = db.prepare(sql).raw(true) as unknown as Statement<never[]>;
-    statements.set(sql, statement);
+  let sql = bySize[rows];
+  if (sql === undefined) {
+    sql = build(rows);
+    bySize[rows] = sql;
   }
-  return statement as unknown as Statement<P, R>;
+  return sql;
 }

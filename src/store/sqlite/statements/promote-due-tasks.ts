@@ -1,5 +1,6 @@
 import type { MaintenanceParams } from '../../store.js';
 import type { WakeNote } from '../wake.js';
+import { countMoved } from './counts.js';
 import { prepared, type Db } from './prepared.js';
 
 /** Due `scheduled` tasks become `pending`, earliest first. Returns how many moved. */
@@ -13,6 +14,7 @@ export function promoteDueTasks(db: Db, p: MaintenanceParams, wakes: WakeNote[])
   )
     .pluck()
     .all({ now, limit: p.limit });
+  for (const queue of queues) countMoved(db, queue, 'scheduled', 'pending');
   for (const queue of new Set(queues)) wakes.push({ queue, dueInMs: 0 });
   return queues.length;
 }

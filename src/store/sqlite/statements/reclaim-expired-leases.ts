@@ -1,6 +1,7 @@
 import type { MaintenanceParams, ReclaimResult } from '../../store.js';
 import type { WakeNote } from '../wake.js';
-import { endTask } from './dependencies.js';
+import { countMoved } from './counts.js';
+import { endTask, stateOf } from './dependencies.js';
 import { prepared, type Db } from './prepared.js';
 import { appendError, taskError } from './rows.js';
 
@@ -40,12 +41,15 @@ export function reclaimExpiredLeases(db: Db, p: MaintenanceParams, wakes: WakeNo
       endTask(db, { id: row.id, state: 'dead', error: expired, errors }, now);
       result.dead.push(row.id);
     } else {
+      // Its state now (a dependent cancelled by an earlier row of this call may be one of the rows).
+      const current = stateOf(db, row.id);
       prepared<{ id: string; now: number; error: string; errors: string }>(
         db,
         `UPDATE tasks SET state = 'pending', run_at = @now, error = @error, errors = @errors,
            lease_token = NULL, lease_expires_at = NULL
          WHERE id = @id`,
       ).run({ id: row.id, now, error: JSON.stringify(expired), errors });
+      if (current !== undefined) countMoved(db, current.queue, current.state, 'pending');
       wakes.push({ queue: row.queue, dueInMs: 0 });
       result.retried.push(row.id);
     }

@@ -1,6 +1,7 @@
 import type { TaskState } from '../../../types.js';
 import type { RetryOutcome } from '../../store.js';
 import type { WakeNote } from '../wake.js';
+import { countMoved } from './counts.js';
 import { prepared, type Db } from './prepared.js';
 
 /**
@@ -22,6 +23,7 @@ export function retryTasks(db: Db, p: { ids: string[]; now?: number }, wakes: Wa
     if (row === undefined) return { id, outcome: 'not_found' };
     if (row.state !== 'dead' && row.state !== 'cancelled') return { id, outcome: 'not_retryable' };
     revive.run({ id, now });
+    countMoved(db, row.queue, row.state, 'pending');
     wakes.push({ queue: row.queue, dueInMs: 0 });
     return { id, outcome: 'retried' };
   });
