@@ -30,31 +30,6 @@ local function load(id)
   return r or nil
 end
 
--- Reads the records of `ids` into the cache with one HMGET per 1,000.
-local function load_many(ids)
-  local wanted = {}
-  for _, id in ipairs(ids) do
-    if RECORDS[id] == nil then
-      local known = WRITES[id] or RAW[id]
-      if known then
-        RECORDS[id] = { cmsgpack.unpack(known) }
-      elseif known == false then
-        RECORDS[id] = false
-      else
-        wanted[#wanted + 1] = id
-      end
-    end
-  end
-  for first = 1, #wanted, 1000 do
-    local last = math.min(first + 999, #wanted)
-    local packed = redis.call('HMGET', K_tasks, unpack(wanted, first, last))
-    for j = first, last do
-      local p = packed[j - first + 1]
-      if p then RECORDS[wanted[j]] = { cmsgpack.unpack(p) } else RECORDS[wanted[j]] = false end
-    end
-  end
-end
-
 -- The packed records of `ids` as they stand in this script, without decoding them (false: no such
 -- task; true: already decoded here, so take the general path): one HMGET per 1,000 for those not
 -- seen yet. The fast paths splice these bytes.
@@ -88,14 +63,17 @@ local function fetch_packed(ids)
   return out
 end
 
--- What fetch_packed answered for `id`, unless this script changed the task since: then its latest
--- packed form, or true when it is decoded (take the general path).
-local function latest_packed(id, fetched)
-  local r = RECORDS[id]
-  if r ~= nil then return r and true end
-  local written = WRITES[id]
-  if written ~= nil then return written end
-  return fetched
+-- Reads the records of `ids` into the cache (fetch_packed, then one decode each).
+local function load_many(ids)
+  local packed = fetch_packed(ids)
+  for i, id in ipairs(ids) do
+    local p = packed[i]
+    if type(p) == 'string' then
+      RECORDS[id] = { cmsgpack.unpack(p) }
+    elseif p == false then
+      RECORDS[id] = false
+    end
+  end
 end
 
 -- Packs the record, queues the write and returns the packed form (what replies carry).
