@@ -71,8 +71,11 @@ export type {
   ListTasksResult,
   MaintenanceParams,
   NewTask,
+  OldestPending,
   QueueCounts,
   QueueInfo,
+  ReadEventsParams,
+  ReadEventsResult,
   ReclaimResult,
   RenewLeasesParams,
   RenewLeasesResult,
@@ -88,7 +91,9 @@ export type {
   WaitForWorkParams,
   WorkerInfo,
 } from './store/store.js';
+export { EVENTS_START } from './store/store.js';
 export { DEFAULT_STORE_URL, openStore } from './store/open-store.js';
+export { TaskEventFeed, type TaskEventFeedOptions, type TaskEventFilter, type TaskEventListener } from './events/feed.js';
 export {
   createWorker,
   DEFAULT_LEASE_MS,
@@ -132,6 +137,22 @@ export {
 } from './coordinator/schedules.js';
 export { VERSION } from './version.js';
 export { createLogger, type CreateLoggerOptions, type LogLevel } from './observability/logger.js';
+// Tracing: spans through @opentelemetry/api with the application's SDK (docs/tracing.md).
+export { TRACE_ATTRIBUTES, TRACER_NAME } from './observability/tracing.js';
+export {
+  ConveyorMetrics,
+  createMetrics,
+  DEFAULT_CLUSTER_TIMEOUT_MS,
+  DEFAULT_RUN_BUCKETS,
+  DEFAULT_STORE_CALL_BUCKETS,
+  DEFAULT_WAIT_BUCKETS,
+  type ConveyorMetricsOptions,
+  type StoreCallMetrics,
+  type StoreCallRecorder,
+} from './observability/metrics.js';
+export { ATTEMPT_OUTCOMES, type AttemptOutcome, type MetricsSink, type ReclaimOutcome } from './observability/metrics-sink.js';
+export { instrumentStore, STORE_OPERATIONS, type StoreOperation } from './observability/instrumented-store.js';
+export { serveMetrics, type MetricsServer } from './observability/metrics-server.js';
 export {
   Client,
   ClientSchedules,
@@ -151,6 +172,8 @@ export {
   type RetryResult,
   type StatsOptions,
   type SubmitResult,
+  type TaskEventOf,
+  type TaskEventScope,
   type WaitForOptions,
 } from './client/client.js';
 export { RetryAfterError } from './worker/handlers.js';

@@ -107,7 +107,15 @@ export interface Task {
   leaseExpiresAt: number | null;
   /** A cancel was asked for while the task was `processing`; lease renewal tells its worker. */
   cancelRequested: boolean;
+  /**
+   * W3C trace context of the span that submitted the task (`traceparent`, optionally `tracestate`),
+   * so every attempt's span joins the submitter's trace. Absent when nothing was tracing.
+   */
+  traceContext?: TraceCarrier;
 }
+
+/** A W3C trace-context carrier: header name → value (`traceparent`, `tracestate`). */
+export type TraceCarrier = Record<string, string>;
 
 /** A task handed to a worker: the lease token fences every later write about this attempt. */
 export interface ClaimedTask extends Task {
@@ -118,3 +126,61 @@ export interface ClaimedTask extends Task {
 
 /** Bounded error history kept on every task. */
 export const ERROR_HISTORY_LIMIT = 10;
+
+/**
+ * Task lifecycle events, in the order a task meets them. Every store writes them in the same atomic
+ * step as the change they describe (src/store/store.ts, `readEvents`).
+ */
+export const TASK_EVENT_NAMES = [
+  /** Inserted (state `pending`, `scheduled`, `blocked`, or `cancelled` when a dependency had failed). */
+  'task:submitted',
+  /** Leased by a worker (a claim or a steal). */
+  'task:claimed',
+  /** A running attempt reported progress (with its lease renewal). */
+  'task:progress',
+  /** Finished with a result. */
+  'task:completed',
+  /** An attempt failed and the task will run again (`retryAt`). */
+  'task:failed',
+  /** Ended `dead`: out of attempts, a permanent failure, its deadline, or its lease expired on the last attempt. */
+  'task:dead',
+  /** Ended `cancelled`: asked for, or a dependency ended badly. */
+  'task:cancelled',
+  /** Its worker's lease expired and the leader took it back (followed by `task:dead`/`task:cancelled` when it ended there). */
+  'task:reclaimed',
+  /** Given back to the queue without spending an attempt (shutdown, stealing). */
+  'task:released',
+  /** A dead or cancelled task was retried by an operator: `pending` again with fresh attempts. */
+  'task:retried',
+] as const;
+export type TaskEventName = (typeof TASK_EVENT_NAMES)[number];
+
+/** One lifecycle change of one task. Small on purpose: read the task for its payload or result. */
+export interface TaskEvent {
+  /**
+   * Where this event sits in the store's feed: pass it as `after` (or as SSE `Last-Event-ID`) to read
+   * what came after it. Opaque; only comparable by the store that made it.
+   */
+  id: string;
+  name: TaskEventName;
+  /** When the change happened, on the store's clock. */
+  at: number;
+  taskId: string;
+  queue: string;
+  /** The task's type. */
+  type: string;
+  /** The task's attempt count after the change. */
+  attempt: number;
+  /** The task's state after the change. */
+  state: TaskState;
+  /** `task:claimed`: the worker that holds the lease. */
+  workerId?: string;
+  /** `task:failed`, `task:dead`, `task:cancelled`: why. */
+  error?: { reason: TaskErrorReason; message: string };
+  /** `task:failed`: when the next attempt is due. */
+  retryAt?: number;
+  /** `task:progress`: the reported progress. */
+  progress?: JsonValue;
+  /** `task:claimed`: how long the task waited since it became due (ms); absent when unknown. */
+  waitMs?: number;
+}

@@ -68,7 +68,7 @@ export async function connect(options: ConnectionOptions): Promise<Api> {
   }
   if (server !== undefined) return new HttpApi(server, process.env.CONVEYOR_TOKEN?.trim() || undefined);
   const config = commandConfig({ store: options.store }, options.config);
-  const store = await openStore(config.store, { prefix: config.prefix });
+  const store = await openStore(config.store, { prefix: config.prefix, eventsRetain: config.eventsRetain });
   return new DirectApi(store, config);
 }
 

@@ -13,7 +13,11 @@ import { createClient } from '../client/client.js';
 import type { Config } from '../config/schema.js';
 import { createCoordinator, type Coordinator } from '../coordinator/coordinator.js';
 import type { Logger } from '../logger.js';
+import { instrumentStore } from '../observability/instrumented-store.js';
 import { createLogger, type LogLevel } from '../observability/logger.js';
+import { serveMetrics, type MetricsServer } from '../observability/metrics-server.js';
+import { ConveyorMetrics } from '../observability/metrics.js';
+import type { TracingSdk } from '../observability/otel-sdk.js';
 import { openStore } from '../store/open-store.js';
 import { loadHandlersModule } from '../worker/in-process-runner.js';
 import type { Handlers } from '../worker/handlers.js';
@@ -51,10 +55,16 @@ export async function runNode(name: string, parts: NodeParts, flags: NodeFlags):
   const logger = createLogger({ level: config.log.level as LogLevel, ...(config.log.pretty === undefined ? {} : { pretty: config.log.pretty }) });
   const id = nodeId();
 
-  const store = await openStore(config.store, { prefix: config.prefix });
+  // Prometheus metrics (docs/reference/metrics.md): one registry per node, and every store call of
+  // the node (API, worker, coordinator) timed by the one wrapper.
+  const metrics = new ConveyorMetrics({ logger });
+  const store = instrumentStore(await openStore(config.store, { prefix: config.prefix, eventsRetain: config.eventsRetain }), metrics);
+  // OpenTelemetry: the SDK is loaded only when an OTLP endpoint is configured (docs/tracing.md).
+  const tracing = await startTracing(name, id, logger);
   let coordinator: Coordinator | undefined;
   let worker: Worker | undefined;
   let app: FastifyInstance | undefined;
+  let metricsServer: MetricsServer | undefined;
   let stopping: Promise<void> | undefined;
 
   const stop = (): Promise<void> =>
@@ -63,18 +73,21 @@ export async function runNode(name: string, parts: NodeParts, flags: NodeFlags):
       await worker?.stop().catch((err: unknown) => logger.error({ err }, 'worker did not stop cleanly'));
       await coordinator?.stop().catch((err: unknown) => logger.error({ err }, 'coordinator did not stop cleanly'));
       await app?.close().catch((err: unknown) => logger.error({ err }, 'HTTP API did not close cleanly'));
+      await metricsServer?.close();
       await store.close().catch((err: unknown) => logger.error({ err }, 'store did not close cleanly'));
+      // Last: the spans of the stop above are exported too (never rejects; bounded).
+      await tracing?.shutdown();
     })());
 
   try {
     // The handlers first: a module that does not load stops start-up before anything runs.
     const options = parts.worker ? await workerOptions(config, logger) : undefined;
     if (parts.coordinator) {
-      coordinator = createCoordinator({ store, nodeId: id, leaseMs: config.leaderLeaseMs, retention: config.retention, logger });
+      coordinator = createCoordinator({ store, nodeId: id, leaseMs: config.leaderLeaseMs, retention: config.retention, logger, metrics });
       await coordinator.start();
     }
     if (options) {
-      worker = createWorker({ ...options, store, logger, id: parts.api ? `${id}-worker` : id });
+      worker = createWorker({ ...options, store, logger, id: parts.api ? `${id}-worker` : id, metrics });
       await worker.start();
     }
     if (parts.api) {
@@ -83,6 +96,8 @@ export async function runNode(name: string, parts: NodeParts, flags: NodeFlags):
         store,
         defaults: { retries: config.defaults.retries, backoff: { type: b.kind, delay: b.delayMs, maxDelay: b.maxDelayMs, jitter: b.jitter } },
         payloadLimits: { maxBytes: config.payloadLimit },
+        logger,
+        metrics,
       });
       if (!isLoopbackHost(config.host) && config.auth.tokens.length === 0) {
         logger.warn(
@@ -93,9 +108,10 @@ export async function runNode(name: string, parts: NodeParts, flags: NodeFlags):
       }
       // Loaded only by the commands that serve it: the client commands and `worker` never load fastify.
       const { buildHttpApp } = await import('../http/app.js');
-      app = await buildHttpApp({ client, store, nodeId: id, auth: config.auth.tokens.map((t) => ({ token: t.token, scopes: [...t.scopes] })), payloadLimit: config.payloadLimit, logger });
+      app = await buildHttpApp({ client, store, nodeId: id, auth: config.auth.tokens.map((t) => ({ token: t.token, scopes: [...t.scopes] })), payloadLimit: config.payloadLimit, logger, metrics });
       await app.listen({ host: config.host, port: config.port });
     }
+    if (config.metricsPort !== undefined) metricsServer = await serveMetrics(metrics, { host: config.host, port: config.metricsPort, logger });
   } catch (err) {
     await stop();
     throw err;
@@ -106,6 +122,7 @@ export async function runNode(name: string, parts: NodeParts, flags: NodeFlags):
     parts.api ? `API on ${listening}` : undefined,
     parts.coordinator ? 'coordinator' : undefined,
     worker ? `worker (queues ${worker.queues.join(',')}; types ${worker.types.join(', ') || '(none)'}; concurrency ${config.concurrency})` : undefined,
+    metricsServer ? `metrics on ${metricsServer.url}` : undefined,
   ].filter(Boolean);
   stdio.out(`conveyor ${name}: ${listening ? `listening on ${listening}` : 'running'} — ${what.join(', ')}; store ${hidePassword(config.store)}; node ${id}`);
   logger.info({ nodeId: id, url: listening, store: hidePassword(config.store), parts }, `conveyor ${name} started`);
@@ -137,6 +154,22 @@ function describeAddress(app: FastifyInstance, host: string): string {
   if (address === null || typeof address === 'string') return String(address);
   const shown = isIP(host) === 6 ? `[${host}]` : host;
   return `http://${shown}:${address.port}`;
+}
+
+/**
+ * The OpenTelemetry SDK (observability/otel-sdk.ts) when OTEL_EXPORTER_OTLP_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; its module and the SDK packages are loaded only then.
+ * A failure to load is a warning: the node runs without tracing.
+ */
+async function startTracing(role: string, instanceId: string, logger: Logger): Promise<TracingSdk | undefined> {
+  if (!process.env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() && !process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim()) return undefined;
+  try {
+    const { startTracingSdk } = await import('../observability/otel-sdk.js');
+    return await startTracingSdk({ role, instanceId, logger });
+  } catch (err) {
+    logger.warn({ err }, 'OpenTelemetry SDK could not be loaded: tracing stays off');
+    return undefined;
+  }
 }
 
 function hidePassword(url: string): string {

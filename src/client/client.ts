@@ -9,7 +9,10 @@ import { getClusterView, type ClusterView } from '../coordinator/coordinator.js'
 import { ConveyorError } from '../errors.js';
 import type { PayloadLimits, SubmitTaskOptions } from '../schemas.js';
 import type { CancelOutcome, ListTasksResult, QueueCounts, Store, WorkerInfo } from '../store/store.js';
-import { TASK_STATES, type Task, type TaskState } from '../types.js';
+import { TaskEventFeed, type TaskEventFilter } from '../events/feed.js';
+import type { Logger } from '../logger.js';
+import type { MetricsSink } from '../observability/metrics-sink.js';
+import { TASK_EVENT_NAMES, TASK_STATES, type Task, type TaskEvent, type TaskEventName, type TaskState } from '../types.js';
 import { DeadLetterQueue } from './dead-letter.js';
 import { ClientSchedules } from './schedules.js';
 import { Submitter, type ClientDefaults, type SubmitResult } from './submit.js';
@@ -35,7 +38,17 @@ export interface ClientOptions {
   defaults?: ClientDefaults;
   /** Limits on a payload's size, depth and key count (default 1 MiB, 32, 10,000). */
   payloadLimits?: Partial<PayloadLimits>;
+  /** Where the event feed logs store errors it retries and listeners that threw. */
+  logger?: Logger;
+  /** Told each task a submit created (`conveyor_tasks_submitted_total`); absent: nothing is counted. */
+  metrics?: Pick<MetricsSink, 'taskSubmitted'>;
 }
+
+/** The event `on` passes for a given name (`'*'`: any). */
+export type TaskEventOf<N extends TaskEventName | '*'> = N extends TaskEventName ? TaskEvent & { name: N } : TaskEvent;
+
+/** Narrows what `on` delivers besides the event name. */
+export type TaskEventScope = Omit<TaskEventFilter, 'names'>;
 
 export interface CancelResult {
   task: Task;
@@ -62,6 +75,8 @@ export interface QueueSummary {
 export class Client {
   readonly #store: Store;
   readonly #submitter: Submitter;
+  readonly #logger: Logger | undefined;
+  #feed: TaskEventFeed | null = null;
   /** The dead-letter queue: `list`, `retry`, `purge`. */
   readonly dead: DeadLetterQueue;
   /** Recurring tasks: `list`, `get`, `save`, `remove`. */
@@ -72,7 +87,8 @@ export class Client {
       throw issuesError('invalid client options', [{ path: 'store', message: 'is required: a Store (createSqliteStore, createRedisStore or openStore)' }]);
     }
     this.#store = options.store;
-    this.#submitter = new Submitter(options.store, options.defaults ?? {}, options.payloadLimits ?? {});
+    this.#logger = options.logger;
+    this.#submitter = new Submitter(options.store, options.defaults ?? {}, options.payloadLimits ?? {}, options.metrics);
     this.dead = new DeadLetterQueue(options.store);
     this.schedules = new ClientSchedules(options.store);
   }
@@ -175,12 +191,46 @@ export class Client {
    * "30s"). Resolves with the task when it completed. Rejects with CONVEYOR_TASK_FAILED when it
    * ended `dead` or `cancelled` (`details.error` is its last error, `details.state` the state),
    * CONVEYOR_WAIT_TIMEOUT after `timeoutMs` (the task goes on), CONVEYOR_TASK_NOT_FOUND, or the
-   * `signal`'s reason when it aborts. Polls the store for now (see wait-for.ts).
+   * `signal`'s reason when it aborts. Woken by the task's events, with a slow read as a safety net
+   * (see wait-for.ts). The result is `task.result`; the task comes whole, so its attempts, times
+   * and worker are there too.
    */
   async waitFor(id: string, options: WaitForOptions): Promise<Task> {
     const checked = parseInput(taskIdSchema, id, 'invalid task id', 'id');
     const { timeoutMs, signal } = parseInput(waitForOptionsSchema, options, 'invalid wait options');
-    return waitForTask(this.#store, checked, timeoutMs, signal);
+    return waitForTask(this.#store, checked, timeoutMs, signal, this.#events());
+  }
+
+  // ---- events -------------------------------------------------------------------------------------
+
+  /**
+   * Calls `listener` for each task event named `name` (or every event, `'*'`) written from now on,
+   * by any process sharing the store; `scope` narrows by queue, task type or task id. Returns the
+   * function that unsubscribes. One read loop serves every listener of this client; it runs while
+   * anyone listens (it keeps the process alive meanwhile) and stops with the last one, or `close()`.
+   * A listener that throws is logged and kept.
+   *
+   * ```ts
+   * const off = client.on('task:dead', (e) => alert(`${e.type} ${e.taskId}: ${e.error?.message}`), { queues: ['billing'] });
+   * ```
+   */
+  on<N extends TaskEventName | '*'>(name: N, listener: (event: TaskEventOf<N>) => void, scope: TaskEventScope = {}): () => void {
+    if (name !== '*' && !(TASK_EVENT_NAMES as readonly string[]).includes(name)) {
+      throw issuesError('invalid event subscription', [{ path: 'name', message: `must be '*' or one of ${TASK_EVENT_NAMES.join(', ')}` }]);
+    }
+    if (typeof listener !== 'function') throw issuesError('invalid event subscription', [{ path: 'listener', message: 'must be a function' }]);
+    const filter: TaskEventFilter = name === '*' ? { ...scope } : { ...scope, names: [name as TaskEventName] };
+    return this.#events().subscribe(filter, listener as (event: TaskEvent) => void);
+  }
+
+  /** Stops the event feed and every `on` listener. The store stays open (the client does not own it). */
+  async close(): Promise<void> {
+    await this.#feed?.close();
+  }
+
+  #events(): TaskEventFeed {
+    this.#feed ??= new TaskEventFeed({ store: this.#store, ...(this.#logger ? { logger: this.#logger } : {}) });
+    return this.#feed;
   }
 
   // ---- queues and the cluster ---------------------------------------------------------------------

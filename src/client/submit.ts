@@ -2,6 +2,7 @@
  * Submitting: a client's defaults applied, each input validated into a store `NewTask` before
  * anything is written, and the store's refusals turned into errors that name the field.
  */
+import type { Span } from '@opentelemetry/api';
 import { z } from 'zod';
 import { ConveyorError, isConveyorError } from '../errors.js';
 import {
@@ -16,6 +17,8 @@ import {
   type SubmitTaskSchema,
   type ValidationIssue,
 } from '../schemas.js';
+import { endSubmitBatchSpan, endSubmitSpan, failSpan, startSubmitBatchSpan, startSubmitSpan } from '../observability/tracing.js';
+import type { MetricsSink } from '../observability/metrics-sink.js';
 import type { NewTask, Store } from '../store/store.js';
 import type { BackoffPolicy, Task } from '../types.js';
 import { batchTooLarge, issuesError, issuesOf, isPlainObject, MAX_BATCH_SIZE, prefixIssues } from './validation.js';
@@ -49,6 +52,8 @@ interface Waiting {
   input: unknown;
   resolve(result: SubmitResult): void;
   reject(err: unknown): void;
+  /** The submit's span (observability/tracing.ts); undefined when nothing records it. */
+  span: Span | undefined;
 }
 
 /** Tasks that go to the store in one `insertTasks` call, in call order. */
@@ -60,6 +65,8 @@ interface Batch {
   closed: boolean;
   /** submitBatch: the caller gets every result, or one error naming `tasks[i]`. */
   whole?: { resolve(results: SubmitResult[]): void; reject(err: unknown): void };
+  /** submitBatch: its one span, whose context every task of the batch carries. */
+  span?: Span | undefined;
 }
 
 /**
@@ -100,7 +107,11 @@ export class Submitter {
     this.#next();
   };
 
-  constructor(store: Store, defaults: ClientDefaults = {}, payloadLimits: Partial<PayloadLimits> = {}) {
+  /** Told each created task (not idempotent repeats). */
+  readonly #metrics: Pick<MetricsSink, 'taskSubmitted'> | undefined;
+
+  constructor(store: Store, defaults: ClientDefaults = {}, payloadLimits: Partial<PayloadLimits> = {}, metrics?: Pick<MetricsSink, 'taskSubmitted'>) {
+    this.#metrics = metrics;
     const limits = payloadLimitsSchema.safeParse(payloadLimits);
     if (!limits.success) {
       throw validationError('invalid client options', limits.error, {
@@ -126,7 +137,10 @@ export class Submitter {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise((resolve, reject) => this.#add({ task, input, resolve, reject }));
+    // The span (and the task's trace context) comes from the caller's context at the time of the call,
+    // though the insert happens later with others of the same tick.
+    const span = startSubmitSpan(task);
+    return new Promise((resolve, reject) => this.#add({ task, input, resolve, reject, span }));
   }
 
   /** All or nothing: every input is validated before one insert; bad items are named by index. */
@@ -149,8 +163,9 @@ export class Submitter {
     });
     if (issues.length > 0) throw issuesError(`invalid batch (nothing was submitted)`, issues);
     return new Promise((resolve, reject) => {
-      const waiting = tasks.map((task, i): Waiting => ({ task, input: inputs[i], resolve: noop, reject: noop }));
-      this.#batches.push({ waiting, keys: undefined, closed: true, whole: { resolve, reject } });
+      const span = startSubmitBatchSpan(tasks);
+      const waiting = tasks.map((task, i): Waiting => ({ task, input: inputs[i], resolve: noop, reject: noop, span: undefined }));
+      this.#batches.push({ waiting, keys: undefined, closed: true, whole: { resolve, reject }, span });
       this.#schedule();
     });
   }
@@ -215,15 +230,37 @@ export class Submitter {
     try {
       const { items } = await this.#store.insertTasks({ tasks });
       results = items.map(({ task, created }) => ({ task, created }));
+      const metrics = this.#metrics;
+      if (metrics !== undefined) for (const { task, created } of items) if (created) metrics.taskSubmitted(task.queue, task.type);
     } catch (err) {
-      if (whole) whole.reject(insertError(err, tasks, waiting.map((w) => w.input), (i) => `tasks[${i}]`));
-      // One task (a batch of `submit`s with dependencies holds one): the error names its field.
-      else if (waiting.length === 1) waiting[0]!.reject(insertError(err, tasks, [waiting[0]!.input], () => ''));
-      else for (const w of waiting) w.reject(err);
+      if (whole) {
+        const error = insertError(err, tasks, waiting.map((w) => w.input), (i) => `tasks[${i}]`);
+        if (batch.span) failSpan(batch.span, error);
+        whole.reject(error);
+      } else if (waiting.length === 1) {
+        // One task (a batch of `submit`s with dependencies holds one): the error names its field.
+        const error = insertError(err, tasks, [waiting[0]!.input], () => '');
+        if (waiting[0]!.span) failSpan(waiting[0]!.span, error);
+        waiting[0]!.reject(error);
+      } else {
+        for (const w of waiting) {
+          if (w.span) failSpan(w.span, err);
+          w.reject(err);
+        }
+      }
       return;
     }
-    if (whole) whole.resolve(results);
-    else for (let i = 0; i < waiting.length; i++) waiting[i]!.resolve(results[i]!);
+    if (whole) {
+      if (batch.span) endSubmitBatchSpan(batch.span, results);
+      whole.resolve(results);
+    } else {
+      for (let i = 0; i < waiting.length; i++) {
+        const w = waiting[i]!;
+        const result = results[i]!;
+        if (w.span) endSubmitSpan(w.span, result.task, result.created);
+        w.resolve(result);
+      }
+    }
   }
 }
 

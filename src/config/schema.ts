@@ -14,7 +14,7 @@ import { describeValue, durationSchema } from '../duration.js';
 import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE } from '../names.js';
 import { DEFAULT_BACKOFF, DEFAULT_RETRIES } from '../retry/retry-policy.js';
 import { MAX_RETRIES, PAYLOAD_MAX_BYTES } from '../schemas.js';
-import { DEFAULT_STORE_URL } from '../store/open-store.js';
+import { DEFAULT_EVENTS_RETAIN, DEFAULT_STORE_URL } from '../store/open-store.js';
 import { DEFAULT_REDIS_PREFIX } from '../store/redis/redis-store.js';
 import type { BackoffKind, BackoffPolicy } from '../types.js';
 import { CONCURRENCY_LIMIT, parseConcurrency } from '../worker/concurrency.js';
@@ -206,6 +206,16 @@ const configObjectSchema = z.strictObject(
     host: z.string({ error: allowed('a host name or IP address') }).min(1).default(DEFAULT_HOST),
     /** Port of the HTTP API (0 picks a free one). */
     port: z.number({ error: allowed('an integer from 0 to 65535') }).int().min(0).max(65535).default(DEFAULT_PORT),
+    /**
+     * Serve Prometheus `GET /metrics` on this port too (0 picks a free one), bound to `host`: for
+     * `conveyor worker`, which has no API. Unset: only the API's `/metrics` (start, server).
+     */
+    metricsPort: z.number({ error: allowed('an integer from 0 to 65535') }).int().min(0).max(65535).optional(),
+    /**
+     * Task event entries the store keeps (per queue on Redis, where an entry is one call's events;
+     * rows on SQLite): how far behind an event reader may fall. 0 = write no events.
+     */
+    eventsRetain: z.number({ error: allowed('an integer from 0 to 10000000') }).int().min(0).max(10_000_000).default(DEFAULT_EVENTS_RETAIN),
     /** The handlers module (an ES module path); load.ts makes it absolute. */
     handlers: z.string({ error: allowed('a path to an ES module') }).min(1).optional(),
     /** Queues this node's workers take tasks from, in order of preference. */

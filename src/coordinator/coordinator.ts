@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { MetricsSink } from '../observability/metrics-sink.js';
 import type { Store, WorkerInfo } from '../store/store.js';
 import { silentLogger, type Logger } from '../worker/handlers.js';
 import { Heartbeat, HEARTBEAT_INTERVAL_MS } from '../worker/heartbeat.js';
@@ -41,6 +42,12 @@ export interface CoordinatorOptions {
   intervals?: Partial<CoordinatorIntervals>;
   logger?: Logger;
   heartbeatIntervalMs?: number;
+  /**
+   * Where the leader reports reclaimed leases, deadline deaths and schedule occurrences; while this
+   * node leads, the cluster gauges (tasks per queue and state, oldest pending age) are read from
+   * its store at scrape time. Absent: nothing is measured.
+   */
+  metrics?: MetricsSink;
 }
 
 /** A node of the cluster as the cluster view shows it. */
@@ -78,13 +85,16 @@ export class Coordinator {
   readonly #heartbeat: Heartbeat;
   #startedAt = 0;
   #started = false;
+  readonly #metrics: MetricsSink | undefined;
+  #untrack: (() => void) | undefined;
 
   constructor(options: CoordinatorOptions) {
     this.#store = options.store;
     this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#logger = (options.logger ?? silentLogger).child({ nodeId: this.nodeId });
     const intervals = { ...DEFAULT_COORDINATOR_INTERVALS, ...options.intervals };
-    const ctx = { store: this.#store, logger: this.#logger };
+    this.#metrics = options.metrics;
+    const ctx = { store: this.#store, logger: this.#logger, metrics: options.metrics };
     this.#maintainer = new Maintainer(
       [
         promoter(ctx, intervals.promoterMs),
@@ -116,12 +126,15 @@ export class Coordinator {
     this.#startedAt = Date.now();
     await this.#heartbeat.start();
     this.#elector.start();
+    this.#untrack = this.#metrics?.trackCoordinator(this, this.#store);
   }
 
   /** Stops the duties at once, resigns the lease (a follower takes over), deregisters. */
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
+    this.#untrack?.();
+    this.#untrack = undefined;
     await this.#elector.stop();
     await this.#maintainer.drain();
     await this.#heartbeat.stop();

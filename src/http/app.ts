@@ -1,6 +1,6 @@
 /**
  * The HTTP API (Fastify): every route of the brief under `/api/v1`, the worker protocol for workers
- * in any language, `/health`, `/ready`, and the OpenAPI document generated from the same zod
+ * in any language, `/health`, `/ready`, `/metrics`, and the OpenAPI document generated from the same zod
  * schemas that validate the requests.
  *
  * The routes are thin: the client (src/client) validates and does the work, so the library, the
@@ -25,6 +25,8 @@ import {
 import { scheduleInputSchema } from '../coordinator/schedules.js';
 import { ConveyorError, isConveyorError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import type { ConveyorMetrics } from '../observability/metrics.js';
+import { withIncomingTraceContext } from '../observability/tracing.js';
 import { retryDelayMs } from '../retry/retry-policy.js';
 import { submitTaskSchema, type SubmitTaskOptions } from '../schemas.js';
 import type { FinishItem, Store } from '../store/store.js';
@@ -61,7 +63,9 @@ import {
   waitQuerySchema,
   workersResponseSchema,
   deadPurgeQuerySchema,
+  eventsQuerySchema,
 } from './schemas.js';
+import { streamEvents } from './event-stream.js';
 
 export const API_PREFIX = '/api/v1';
 /** Room around a payload for the other fields of one task. */
@@ -83,6 +87,11 @@ export interface HttpAppOptions {
   /** Largest payload, in bytes of JSON (default: the client's limit, 1 MiB); larger → 413. */
   payloadLimit?: number;
   logger?: Logger;
+  /**
+   * The node's metrics, served at `GET /metrics` (Prometheus text format, no token: see
+   * docs/reference/metrics.md). Absent: `/metrics` answers 404.
+   */
+  metrics?: Pick<ConveyorMetrics, 'metrics' | 'contentType'>;
 }
 
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -201,7 +210,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     },
     handler: async (request, reply) => {
       checkPayload(request.body, 'payload');
-      const { task, created } = await client.submit(request.body as SubmitTaskOptions);
+      // A caller's `traceparent` header is the parent of the submit span (docs/tracing.md).
+      const { task, created } = await withIncomingTraceContext(request.headers, () => client.submit(request.body as SubmitTaskOptions));
       void reply.code(created ? 201 : 200);
       return task;
     },
@@ -230,7 +240,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         throw new ConveyorError('CONVEYOR_VALIDATION', `invalid batch: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
       }
       if (Array.isArray(body.tasks)) body.tasks.forEach((task: unknown, i) => checkPayload(task, `tasks[${i}].payload`));
-      const items = await client.submitBatch(body.tasks as SubmitTaskOptions[]);
+      const items = await withIncomingTraceContext(request.headers, () => client.submitBatch(body.tasks as SubmitTaskOptions[]));
       void reply.code(items.some((item) => item.created) || items.length === 0 ? 201 : 200);
       return { items };
     },
@@ -307,6 +317,41 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         if (isConveyorError(error, 'CONVEYOR_TASK_FAILED')) return client.get(id);
         throw error;
       }
+    },
+  });
+
+  // ---- events -------------------------------------------------------------------------------------
+
+  // Open event streams end when the server closes; otherwise close() would wait for them forever.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
+
+  route({
+    method: 'GET',
+    url: v1('/events'),
+    scope: 'admin',
+    tag: 'events',
+    summary: 'Task events as Server-Sent Events, filtered by queue, task type and event; resumes after Last-Event-ID',
+    query: eventsQuerySchema,
+    responses: {
+      200: { description: 'text/event-stream: `ready`, then one message per task event (id = resumable position, event = its name, data = the event as JSON)' },
+      ...errorResponses(400, 401, 403),
+    },
+    handler: async (request, reply) => {
+      const query = parseInput(eventsQuerySchema, queryOf(request), 'invalid event stream options');
+      const lastEventId = request.headers['last-event-id'];
+      const after = (typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined) ?? query.after ?? null;
+      const filter = {
+        ...(query.queue ? { queues: query.queue } : {}),
+        ...(query.type ? { types: query.type } : {}),
+        ...(query.event ? { names: query.event } : {}),
+      };
+      // The first read happens before the stream opens, so a bad position is a plain 400.
+      const first = await store.readEvents({ ...filter, after, limit: 500 });
+      const startedAt = first.events.length > 0 ? (after ?? first.cursor) : first.cursor;
+      const signal = AbortSignal.any([disconnectSignal(reply), closing.signal]);
+      reply.hijack();
+      await streamEvents(reply, { store, filter, first: { ...first, startedAt }, signal, logger });
     },
   });
 
@@ -635,6 +680,33 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
         throw new ConveyorError('CONVEYOR_STORE_UNAVAILABLE', `not ready: the ${store.kind} store did not answer: ${(error as Error).message}`, { store: store.kind });
       }
       return { status: 'ready' };
+    },
+  });
+
+  // Open like /health and /ready, even with tokens configured: Prometheus scrapes without one, and
+  // the exposition holds counts and queue and type names only, never a payload, id or token
+  // (docs/reference/metrics.md). Restrict who can reach it by network, as for any scrape target.
+  route({
+    method: 'GET',
+    url: '/metrics',
+    scope: null,
+    tag: 'operations',
+    summary: 'Prometheus metrics of this node (text exposition format); the cluster gauges only on the leader',
+    responses: {
+      200: { description: 'text/plain; version=0.0.4: every metric of docs/reference/metrics.md' },
+      404: { description: 'CONVEYOR_ROUTE_NOT_FOUND: this app was built without metrics', schema: errorResponseSchema },
+    },
+    handler: async (request, reply) => {
+      const metrics = options.metrics;
+      if (metrics === undefined) {
+        throw new ConveyorError('CONVEYOR_ROUTE_NOT_FOUND', 'GET /metrics: metrics are not enabled on this server (buildHttpApp without `metrics`)', {
+          method: request.method,
+          url: request.url,
+        });
+      }
+      const text = await metrics.metrics();
+      void reply.type(metrics.contentType);
+      return text;
     },
   });
 

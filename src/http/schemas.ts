@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { durationSchema } from '../duration.js';
 import { taskIdSchema, queueNameSchema, rule } from '../client/validation.js';
 import { jsonValueSchema, type PayloadLimits } from '../schemas.js';
-import { TASK_STATES } from '../types.js';
+import { TASK_TYPE_PATTERN, TASK_TYPE_RULE } from '../names.js';
+import { TASK_EVENT_NAMES, TASK_STATES } from '../types.js';
 
 /** Longest `waitMs` of a claim and `timeout` of a wait: a long poll, not a parked connection. */
 export const MAX_LONG_POLL_MS = 5 * 60_000;
@@ -94,6 +95,24 @@ export const waitQuerySchema = z.strictObject({
 });
 
 export const statsQuerySchema = z.strictObject({ queue: queueNameSchema.optional() });
+
+/** A comma-separated list (`a,b`) or the parameter repeated (`?queue=a&queue=b`). */
+const listParam = <O extends string>(item: z.ZodType<O, string>, what: string) =>
+  z
+    .union([z.string(), z.array(z.string())], { error: rule(what) })
+    .transform((value) => [value].flat().flatMap((part) => part.split(',')).map((part) => part.trim()).filter((part) => part !== ''))
+    .pipe(z.array(item).max(100, { error: 'at most 100 values' }));
+
+export const eventsQuerySchema = z.strictObject({
+  /** Only these queues. */
+  queue: listParam(queueNameSchema, 'queue names, comma-separated').optional(),
+  /** Only tasks of these types. */
+  type: listParam(z.string().regex(TASK_TYPE_PATTERN, { error: rule(`a task type: ${TASK_TYPE_RULE}`) }), 'task types, comma-separated').optional(),
+  /** Only these events. */
+  event: listParam(z.enum(TASK_EVENT_NAMES, { error: rule(`one of ${TASK_EVENT_NAMES.join(', ')}`) }), 'event names, comma-separated').optional(),
+  /** Start after this event id (the `Last-Event-ID` header wins); `0` = the oldest retained; absent = from now. */
+  after: z.string().max(65_536).optional(),
+});
 export const deadPurgeQuerySchema = z.strictObject({ queue: queueNameSchema.optional() });
 export const idParamsSchema = z.object({ id: z.string().describe('a task id (26 characters of Crockford base32)') });
 export const nameParamsSchema = z.object({ name: z.string().describe('a queue or schedule name') });
@@ -135,6 +154,7 @@ export const taskSchema = z.object({
   workerId: z.string().nullable(),
   leaseExpiresAt: z.number().nullable(),
   cancelRequested: z.boolean(),
+  traceContext: z.record(z.string(), z.string()).optional().describe('W3C trace context of the submit span (traceparent, tracestate); absent when nothing traced the submit'),
 });
 export const claimedTaskSchema = taskSchema.extend({ leaseToken: z.string(), leaseExpiresAt: z.number() });
 

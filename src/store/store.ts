@@ -17,7 +17,7 @@
  *
  * Not a public API: it may change between minor versions. Do not implement it outside this package.
  */
-import type { BackoffPolicy, ClaimedTask, FinishedState, JsonValue, Task, TaskError, TaskState } from '../types.js';
+import type { BackoffPolicy, ClaimedTask, FinishedState, JsonValue, Task, TaskError, TaskEvent, TaskEventName, TaskState, TraceCarrier } from '../types.js';
 
 export type StoreKind = 'sqlite' | 'redis';
 
@@ -46,6 +46,8 @@ export interface NewTask {
   /** Ids of tasks that must complete first; they must exist or come earlier in the same batch. */
   dependsOn: string[];
   key: string | null;
+  /** The submitter's trace context; stored as given and returned on the task. */
+  traceContext?: TraceCarrier;
 }
 
 interface Timed {
@@ -288,6 +290,49 @@ export interface AdvanceScheduleParams extends Timed {
   nextRunAt: number | null;
 }
 
+/**
+ * Event entries a store keeps unless told otherwise (`eventsRetain`): per queue on Redis, rows on
+ * SQLite; each entry holds one store call's events.
+ */
+export const DEFAULT_EVENTS_RETAIN = 10_000;
+
+/** The feed position before every retained event: `readEvents({ after: EVENTS_START })` reads them all. */
+export const EVENTS_START = '0';
+
+export interface ReadEventsParams {
+  /**
+   * Read events after this position: an event's `id`, a result's `cursor`, or `EVENTS_START`.
+   * Null = from now: nothing already written, only what comes next (use the returned `cursor`).
+   * A position older than what the store retains reads from the oldest retained event.
+   */
+  after: string | null;
+  /** Only these queues (default: all). */
+  queues?: string[];
+  /** Only these event names (default: all). */
+  names?: TaskEventName[];
+  /** Only tasks of these types (default: all). */
+  types?: string[];
+  /** At most this many events per call. */
+  limit: number;
+  /** When nothing is there, wait up to this long for something to arrive (0 = do not wait). */
+  blockMs?: number;
+  /** Ends a wait early (resolves with what is there, never rejects on abort). */
+  signal?: AbortSignal;
+}
+
+export interface ReadEventsResult {
+  /** Oldest first. */
+  events: TaskEvent[];
+  /** Pass as `after` to go on from here (the last event's id, or where the read ended). */
+  cursor: string;
+}
+
+export interface OldestPending {
+  queue: string;
+  /** Due time (`runAt`) of the pending task that has waited longest; null when none is pending. */
+  oldestRunAt: number | null;
+}
+
 export interface Store {
   readonly kind: StoreKind;
   readonly capabilities: StoreCapabilities;
@@ -363,6 +408,8 @@ export interface Store {
   listTasks(p: ListTasksParams): Promise<ListTasksResult>;
   /** Counts per queue and state; every state is present (0 when none). */
   countTasks(p: { queue?: string }): Promise<QueueCounts[]>;
+  /** Per queue (every known queue, or one), the due time of its longest-waiting `pending` task. */
+  oldestPending(p: { queue?: string }): Promise<OldestPending[]>;
   /**
    * `blocked`/`scheduled`/`pending` → `cancelled` (dependents cancelled too); `processing` → a
    * cancel request that `renewLeases` reports to the worker. In input order.
@@ -373,6 +420,17 @@ export interface Store {
   /** Every queue that ever held a task or was paused. */
   listQueues(): Promise<QueueInfo[]>;
   setQueuePaused(p: { queue: string; paused: boolean }): Promise<void>;
+
+  // ---- events ------------------------------------------------------------------------------------
+
+  /**
+   * Reads the task event feed. Every operation above that changes a task writes its events in the
+   * same atomic step (Redis: a capped stream per queue, one entry per call; SQLite: a table, one row
+   * per call), so events cost no command per task. Retention is bounded (the store option `eventsRetain`): a reader
+   * that falls further behind misses the oldest. Within a queue, events come in the order the
+   * changes happened; across queues, in an order consistent with each queue's.
+   */
+  readEvents(p: ReadEventsParams): Promise<ReadEventsResult>;
 
   // ---- worker registry ---------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 import { backoffDelayMs } from '../lifecycle/backoff.js';
 import { sleep } from '../lifecycle/sleep.js';
+import { attemptOutcome, type MetricsSink } from '../observability/metrics-sink.js';
 import type { Store } from '../store/store.js';
 import type { ClaimedTask } from '../types.js';
 import type { Completer } from './completer.js';
@@ -29,6 +30,8 @@ export interface ClaimLoopOptions {
   idleWaitMs: number;
   /** With stealing on, how often an idle worker looks for tasks to steal. */
   stealIntervalMs: number;
+  /** Told each claimed task's wait, and the outcome of tasks handed back unrun. */
+  metrics?: MetricsSink | undefined;
 }
 
 /**
@@ -136,6 +139,7 @@ export class ClaimLoop {
       startLimit: free,
       leaseMs: this.#o.leaseMs,
     });
+    if (this.#o.metrics !== undefined) this.#reportClaimed(this.#o.metrics, claimed);
     if (signal.aborted) {
       // The worker stopped while this claim was in flight: give every task back.
       await Promise.all(claimed.map((task) => this.#giveBack(task)));
@@ -222,8 +226,18 @@ export class ClaimLoop {
 
   async #finishWithoutRunning(task: ClaimedTask, outcome: 'release' | 'cancel'): Promise<void> {
     this.#o.leaseKeeper.hold({ lease: leaseOf(task), expiresAt: task.leaseExpiresAt, onLost: () => undefined, onCancelRequested: () => undefined });
-    await this.#o.completer.finish({ ...leaseOf(task), outcome });
+    const written = await this.#o.completer.finish({ ...leaseOf(task), outcome });
     this.#o.leaseKeeper.release(task.id);
+    this.#o.metrics?.attemptFinished(task.queue, task.type, attemptOutcome(outcome, written), null, null);
+  }
+
+  /**
+   * Each task's wait: claim time − due time, both on the store's clock (the claim set the lease to
+   * expire `leaseMs` after its now). Stolen tasks are not reported: their first claim was.
+   */
+  #reportClaimed(metrics: MetricsSink, claimed: readonly ClaimedTask[]): void {
+    const leaseMs = this.#o.leaseMs;
+    for (const task of claimed) metrics.taskClaimed(task.queue, task.type, task.leaseExpiresAt - leaseMs - task.runAt);
   }
 }
 

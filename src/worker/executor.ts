@@ -1,3 +1,5 @@
+import { endAttemptSpan, runInAttempt, startAttemptSpan, type AttemptTrace } from '../observability/tracing.js';
+import { attemptOutcome, deadReason, type MetricsSink } from '../observability/metrics-sink.js';
 import { retryDelayMs } from '../retry/retry-policy.js';
 import type { FinishItem, FinishOutcome, LeaseRef, Store } from '../store/store.js';
 import type { ClaimedTask, JsonValue, Task } from '../types.js';
@@ -12,6 +14,10 @@ export interface ExecutorDeps {
   completer: Completer;
   leaseKeeper: LeaseKeeper;
   logger: Logger;
+  /** The worker's id, an attribute of each attempt's span. */
+  workerId?: string;
+  /** Told how each attempt ended and how long its handler ran (observability/metrics-sink.ts). */
+  metrics?: MetricsSink | undefined;
 }
 
 /** A running attempt, as the worker sees it: it can be aborted (shutdown). */
@@ -92,6 +98,8 @@ class Attempt implements RunningTask, HeldLease, RunContext, AbortWatch, FinishS
   #handedOver = false;
   #done: Promise<void> | undefined;
   #resolveDone: (() => void) | undefined;
+  /** The attempt's span (observability/tracing.ts): from begin to settle; undefined without an SDK. */
+  #trace: AttemptTrace | undefined;
 
   constructor(deps: ExecutorDeps, task: ClaimedTask, onDone: ((running: RunningTask) => void) | undefined) {
     this.#deps = deps;
@@ -112,6 +120,7 @@ class Attempt implements RunningTask, HeldLease, RunContext, AbortWatch, FinishS
       if (inMs < 2 ** 31 - 1) this.#deadline = setTimeout(abortOnDeadline, Math.max(0, inMs), this);
     }
     this.#startedAt = Date.now();
+    this.#trace = startAttemptSpan(task, this.#deps.workerId);
     if (task.dependsOn.length === 0) {
       this.#run();
       return;
@@ -140,7 +149,8 @@ class Attempt implements RunningTask, HeldLease, RunContext, AbortWatch, FinishS
     }
     let running: Promise<RunOutcome>;
     try {
-      running = this.#deps.runner.run(this.task, this);
+      // The handler runs in the attempt's trace context, so its own spans are children of the attempt's.
+      running = this.#trace === undefined ? this.#deps.runner.run(this.task, this) : runInAttempt(this.#trace, () => this.#deps.runner.run(this.task, this));
     } catch (err) {
       // A runner never throws; if one did, the attempt fails like any other error.
       running = Promise.reject(err as Error);
@@ -225,9 +235,11 @@ class Attempt implements RunningTask, HeldLease, RunContext, AbortWatch, FinishS
     const task = this.task;
     const reason = this.#reason;
     const item = finishItem(task, outcome, reason, this.#startedAt);
+    if (this.#trace !== undefined) endAttemptSpan(this.#trace.span, item);
     if (item === undefined) {
       leaseKeeper.release(task.id);
       this.logger.warn({ reason }, 'attempt abandoned: its lease was lost, so its outcome is not written');
+      this.#deps.metrics?.attemptFinished(task.queue, task.type, 'lease_lost', Date.now() - this.#startedAt, null);
       this.#handOver();
       return;
     }
@@ -256,6 +268,13 @@ class Attempt implements RunningTask, HeldLease, RunContext, AbortWatch, FinishS
   written(outcome: FinishOutcome): void {
     this.#deps.leaseKeeper.release(this.task.id);
     this.#logOutcome(this.#item!, outcome);
+    const metrics = this.#deps.metrics;
+    if (metrics !== undefined) {
+      const task = this.task;
+      const item = this.#item!;
+      const kind = attemptOutcome(item.outcome, outcome);
+      metrics.attemptFinished(task.queue, task.type, kind, this.#ranMs, kind === 'dead' ? deadReason(task, item) : null);
+    }
   }
 
   /** One line per attempt outcome, at the level an operator needs it. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { assertQueueName } from '../names.js';
+import type { MetricsSink } from '../observability/metrics-sink.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { ClaimLoop, type ClaimLoopState } from './claim-loop.js';
@@ -52,6 +53,11 @@ export interface WorkerOptions {
   stealIntervalMs?: number;
   heartbeatIntervalMs?: number;
   scaleDownIdleMs?: number;
+  /**
+   * Where the worker reports attempts, waits and its pool (e.g. a ConveyorMetrics, whose registry
+   * `/metrics` serves). Absent: nothing is measured.
+   */
+  metrics?: MetricsSink;
 }
 
 export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -79,6 +85,8 @@ export class Worker {
   readonly #loop: ClaimLoop;
   readonly #heartbeat: Heartbeat;
   readonly #shutdownGraceMs: number;
+  readonly #metrics: MetricsSink | undefined;
+  #untrack: (() => void) | undefined;
   #types: string[] = [];
   #state: WorkerState = 'created';
   #startedAt = 0;
@@ -88,6 +96,7 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     this.#store = options.store;
+    this.#metrics = options.metrics;
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.queues = options.queues ?? ['default'];
     this.queues.forEach(assertQueueName);
@@ -102,7 +111,7 @@ export class Worker {
     });
     this.#completer = new Completer(this.#store, this.#logger);
     this.#leaseKeeper = new LeaseKeeper(this.#store, leaseMs, this.#logger);
-    const executor = new Executor({ store: this.#store, runner: this.#runner, completer: this.#completer, leaseKeeper: this.#leaseKeeper, logger: this.#logger });
+    const executor = new Executor({ store: this.#store, runner: this.#runner, completer: this.#completer, leaseKeeper: this.#leaseKeeper, logger: this.#logger, workerId: this.id, metrics: options.metrics });
     this.#loop = new ClaimLoop({
       store: this.#store,
       pool: this.#pool,
@@ -117,6 +126,7 @@ export class Worker {
       steal: options.steal ?? false,
       idleWaitMs: options.idleWaitMs ?? DEFAULT_IDLE_WAIT_MS,
       stealIntervalMs: options.stealIntervalMs ?? DEFAULT_STEAL_INTERVAL_MS,
+      metrics: options.metrics,
     });
     this.#heartbeat = new Heartbeat(this.#store, () => this.#describe(), this.#logger, options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS);
   }
@@ -165,6 +175,7 @@ export class Worker {
     this.#leaseKeeper.start();
     this.#abort = new AbortController();
     this.#loopDone = this.#loop.run(this.#abort.signal);
+    this.#untrack = this.#metrics?.trackWorker(this);
     this.#state = 'running';
     this.#logger.info({ queues: this.queues, types: this.#types, concurrency: `${this.#pool.min}:${this.#pool.max}` }, 'worker started');
   }
@@ -203,6 +214,7 @@ export class Worker {
     this.#pool.stop();
     await this.#heartbeat.stop();
     await this.#runner.close();
+    this.#untrack?.();
     this.#state = 'stopped';
     this.#logger.info({}, 'worker stopped');
   }

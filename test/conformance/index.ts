@@ -9,6 +9,7 @@ import { cancelAndRetryTests } from './cancel-and-retry.js';
 import { claimOrderTests } from './claim-order.js';
 import { deadlineTests } from './deadlines.js';
 import { dependencyTests } from './dependencies.js';
+import { eventTests } from './events.js';
 import { finishAndRetryTests } from './finish-and-retries.js';
 import { setupFrom, type ConformanceArea, type ConformanceTest, type StoreHarness } from './harness.js';
 import { insertAndIdempotencyTests } from './insert-and-idempotency.js';
@@ -49,6 +50,7 @@ const AREAS: [title: string, area: ConformanceArea][] = [
   ['waitForWork', waitForWorkTests],
   ['worker registry', workerRegistryTests],
   ['schedules', scheduleTests],
+  ['events', eventTests],
 ];
 
 export function describeStoreConformance(name: string, open: () => Promise<StoreHarness>, known: KnownDifference[] = []): void {

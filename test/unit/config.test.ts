@@ -59,6 +59,7 @@ describe('configuration defaults', () => {
       prefix: 'conveyor',
       host: '127.0.0.1',
       port: 8080,
+      eventsRetain: 10_000,
       queues: ['default'],
       concurrency: 10,
       prefetch: 0,

@@ -47,7 +47,9 @@ async function fire(ctx: ServiceContext, schedule: Schedule, now: number): Promi
   if (run.length > 0) {
     const template = schedule.task as Record<string, unknown>;
     const tasks = run.map((at) => parseSubmitTask({ ...template, key: occurrenceKey(schedule.name, at) }, now));
-    await ctx.store.insertTasks({ tasks });
+    const { items } = await ctx.store.insertTasks({ tasks });
+    // An occurrence a previous leader already enqueued comes back `created: false`: not counted again.
+    for (const { task, created } of items) if (created) ctx.metrics?.taskSubmitted(task.queue, task.type);
   }
   const advanced = await ctx.store.advanceSchedule({
     name: schedule.name,

@@ -1,4 +1,4 @@
-import type { MaintenanceService, ServiceContext } from './maintenance-service.js';
+import { reportTasks, type MaintenanceService, type ServiceContext } from './maintenance-service.js';
 
 export const DEADLINE_ENFORCER_INTERVAL_MS = 1_000;
 export const DEADLINE_ENFORCER_BATCH = 1_000;
@@ -11,6 +11,8 @@ export function deadlineEnforcer(ctx: ServiceContext, intervalMs = DEADLINE_ENFO
     async tick() {
       const expired = await ctx.store.expireDeadlines({ limit: DEADLINE_ENFORCER_BATCH });
       if (expired.length > 0) ctx.logger.info({ expired: expired.length, taskIds: expired.slice(0, 20) }, 'deadline enforcer: tasks past their deadline are dead');
+      const metrics = ctx.metrics;
+      if (metrics !== undefined) await reportTasks(ctx, expired, (queue, type) => metrics.deadlineExpired(queue, type));
       return expired.length >= DEADLINE_ENFORCER_BATCH;
     },
   };

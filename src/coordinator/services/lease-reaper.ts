@@ -1,4 +1,4 @@
-import type { MaintenanceService, ServiceContext } from './maintenance-service.js';
+import { reportTasks, type MaintenanceService, type ServiceContext } from './maintenance-service.js';
 
 export const LEASE_REAPER_INTERVAL_MS = 1_000;
 export const LEASE_REAPER_BATCH = 1_000;
@@ -19,6 +19,12 @@ export function leaseReaper(ctx: ServiceContext, intervalMs = LEASE_REAPER_INTER
           { retried: retried.length, dead: dead.length, cancelled: cancelled.length, taskIds: [...retried, ...dead, ...cancelled].slice(0, 20) },
           'lease reaper: took back tasks whose lease expired',
         );
+        const metrics = ctx.metrics;
+        if (metrics !== undefined) {
+          await reportTasks(ctx, retried, (queue, type) => metrics.leaseReclaimed(queue, type, 'retried'));
+          await reportTasks(ctx, dead, (queue, type) => metrics.leaseReclaimed(queue, type, 'dead'));
+          await reportTasks(ctx, cancelled, (queue, type) => metrics.leaseReclaimed(queue, type, 'cancelled'));
+        }
       }
       return total >= LEASE_REAPER_BATCH;
     },

@@ -1,6 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { DEFAULT_BACKOFF } from '../../retry/retry-policy.js';
-import type { BackoffKind, BackoffPolicy, ClaimedTask, JsonValue, Task, TaskError, TaskState } from '../../types.js';
+import type { BackoffKind, BackoffPolicy, ClaimedTask, JsonValue, Task, TaskError, TaskState, TraceCarrier } from '../../types.js';
 import type { NewTask } from '../store.js';
 
 /**
@@ -58,6 +58,8 @@ export const RECORD_FIELDS = [
   'errors',
   /** JSON */
   'progress',
+  /** JSON object: the submitter's W3C trace context (absent for most tasks) */
+  'traceContext',
 ] as const;
 
 /** Fields `state` … `deadline`: written in full in every record. */
@@ -90,7 +92,7 @@ const packr = new Packr({ useRecords: false, useFloat32: 0, variableMapSize: tru
  * front. Tasks with an idempotency key, dependencies or a start time go the general way.
  */
 export function isPlainNewTask(task: NewTask): boolean {
-  return task.key === null && task.dependsOn.length === 0 && task.runAt === undefined && !task.delayMs;
+  return task.key === null && task.dependsOn.length === 0 && task.runAt === undefined && !task.delayMs && task.traceContext === undefined;
 }
 
 /** The packed fields `deadline` … of a plain new task (see isPlainNewTask), trailing nils left out. */
@@ -252,7 +254,7 @@ export function decodeTask(queue: string, wire: Wire): Task {
 function decodeFields(queue: string, id: string, wire: Fields): Task {
   const state = STATE_BY_CODE.get(String(field(wire, 'state')))!;
   const createdAt = Number(field(wire, 'createdAt'));
-  return {
+  const task: Task = {
     id,
     queue,
     type: String(field(wire, 'type')),
@@ -278,6 +280,10 @@ function decodeFields(queue: string, id: string, wire: Fields): Task {
     leaseExpiresAt: state === 'processing' ? num(wire, 'leaseExpiresAt') : null,
     cancelRequested: field(wire, 'cancelRequested') === 1,
   };
+  // Only present when the task was submitted with one (the last field: usually not even written).
+  const traceContext = json<TraceCarrier>(wire, 'traceContext');
+  if (traceContext !== null) task.traceContext = traceContext;
+  return task;
 }
 
 export function decodeClaimedTask(queue: string, wire: Wire): ClaimedTask {
@@ -317,7 +323,7 @@ export function newTaskAsStored(task: NewTask, createdAt: number, reply: Buffer 
     // One byte: latin1 is the cheap way to read it from a Buffer.
     state = typeof reply === 'string' ? reply : reply.toString('latin1');
   }
-  return {
+  const stored: Task = {
     id: task.id,
     queue: task.queue,
     type: task.type,
@@ -343,4 +349,6 @@ export function newTaskAsStored(task: NewTask, createdAt: number, reply: Buffer 
     leaseExpiresAt: null,
     cancelRequested: false,
   };
+  if (task.traceContext !== undefined) stored.traceContext = task.traceContext;
+  return stored;
 }

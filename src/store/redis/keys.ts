@@ -45,6 +45,11 @@ export const QUEUE_KEY_NAMES = [
   'idempotency',
   /** list of `queue|taskId|depId|outcome|at` dependency resolutions owed to other queues */
   'outbox',
+  /**
+   * stream of task events (lib/events.lua): one entry per script call that changed tasks, field `e`
+   * = one MessagePack array of compact events; capped at the store's `eventsRetain` entries
+   */
+  'events',
   /** `<pendingPrefix><priority>`: list of ready task ids, FIFO; entries of tasks that left `pending` are skipped */
   'pendingPrefix',
   /** `<dependentsPrefix><id>`: set of `queue|id` tasks waiting on task id */

@@ -21,8 +21,11 @@ import type {
   ListTasksParams,
   ListTasksResult,
   MaintenanceParams,
+  OldestPending,
   QueueCounts,
   QueueInfo,
+  ReadEventsParams,
+  ReadEventsResult,
   ReclaimResult,
   RenewLeasesParams,
   RenewLeasesResult,
@@ -41,10 +44,11 @@ import { BlockingWaiter } from './blocking-wait.js';
 import { decodeClaimedTask, decodeTask, encodeBackoff, fitsCompletions, fitsPlainBatch, isPlainNewTask, packCompletions, newTaskAsStored, packPlainBatch, packTaskTail, STATE_BY_CODE, STATE_CODES, type Wire } from './codec.js';
 import { groupByQueue, groupIdsByQueue, runsByQueue } from './grouping.js';
 import { DependencyRelay } from './dependencies.js';
+import { EventFeed } from './events.js';
 import { RedisKeys } from './keys.js';
 import { listTasksAcrossQueues, type QueueListPage } from './list-tasks.js';
 import { ScheduleRegistry } from './schedules.js';
-import { defineScripts, runScript, type QueueScript } from './scripts.js';
+import { DEFAULT_EVENTS_RETAIN, defineScripts, runScript, type QueueScript } from './scripts.js';
 import { TaskLocator } from './task-locator.js';
 import { WorkerRegistry } from './worker-registry.js';
 
@@ -57,6 +61,15 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Connection errors are logged here (at most one line per connection every 10 s). */
   logger?: Logger;
+  /**
+   * Task events kept per queue, in stream entries: each operation call that changes tasks writes one
+   * entry holding all of its events (an insert of 1,000 tasks is one entry of 1,000 events), so the
+   * number of events kept depends on batch sizes. Trimmed approximately (`MAXLEN ~`: a queue keeps
+   * between this many and about 100 more) from 1,000 on, exactly below. Default 10,000; 0 = write
+   * no events at all (readEvents then finds none). A reader that falls further behind than this
+   * misses the oldest events.
+   */
+  eventsRetain?: number;
 }
 
 /** ioredis reports every failed reconnection; one line per connection per interval is enough. */
@@ -98,6 +111,7 @@ export class RedisStore implements Store {
   readonly #locator: TaskLocator;
   readonly #registry: WorkerRegistry;
   readonly #schedules: ScheduleRegistry;
+  readonly #events: EventFeed;
   /** Queues this process already registered in the queue set. */
   readonly #registered = new Set<string>();
   /** KEYS of each queue's scripts, built once per queue. */
@@ -106,17 +120,32 @@ export class RedisStore implements Store {
 
   constructor(options: RedisStoreOptions = {}) {
     this.keys = new RedisKeys(options.prefix ?? DEFAULT_REDIS_PREFIX);
+    const eventsRetain = options.eventsRetain ?? DEFAULT_EVENTS_RETAIN;
+    if (!Number.isSafeInteger(eventsRetain) || eventsRetain < 0) {
+      const message = `must be a whole number of stream entries, 0 or more (0 = no events), got ${String(eventsRetain)}`;
+      throw new ConveyorError('CONVEYOR_VALIDATION', `invalid Redis store options: eventsRetain: ${message}`, { issues: [{ path: 'eventsRetain', message }] });
+    }
     const redisOptions: RedisOptions = { enableAutoPipelining: true, ...options.redisOptions };
     this.redis = options.url ? new Redis(options.url, redisOptions) : new Redis(redisOptions);
     // Without a listener ioredis prints every failed reconnection to stderr itself.
     const onError = connectionErrorLogger(options.logger ?? silentLogger);
     this.redis.on('error', onError);
-    defineScripts(this.redis);
+    defineScripts(this.redis, eventsRetain);
     this.#waiter = new BlockingWaiter(this.redis, connectionErrorLogger(options.logger ?? silentLogger));
     this.#relay = new DependencyRelay(this.redis, this.keys);
     this.#locator = new TaskLocator(this.redis, this.keys);
     this.#registry = new WorkerRegistry(this.redis, this.keys.workers(), () => this.#serverTime());
     this.#schedules = new ScheduleRegistry(this.redis, this.keys.schedules());
+    this.#events = new EventFeed({
+      redis: this.redis,
+      streamKey: (queue) => this.keys.queueKey(queue, 'events'),
+      listQueues: () => this.#allQueues(),
+      streamTail: async (queue) => {
+        const id = (await this.#queueScript('eventsTail', queue, ['', queue])) as string | null;
+        return id ? String(id) : null;
+      },
+      onError: connectionErrorLogger(options.logger ?? silentLogger),
+    });
   }
 
   async migrate(): Promise<void> {
@@ -127,6 +156,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#events.close();
     await this.#waiter.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
@@ -193,6 +223,7 @@ export class RedisStore implements Store {
           task.delayMs ?? '',
           task.dependsOn.length > 0 ? JSON.stringify(task.dependsOn) : '',
           task.key ?? '',
+          task.traceContext === undefined ? '' : JSON.stringify(task.traceContext),
           task.dependsOn.length,
         );
         for (const dep of task.dependsOn) {
@@ -431,6 +462,15 @@ export class RedisStore implements Store {
     });
   }
 
+  async oldestPending(p: { queue?: string }): Promise<OldestPending[]> {
+    const queues = p.queue ? [p.queue] : await this.#allQueues();
+    const replies = await Promise.all(queues.map((queue) => this.#queueScript('oldestPending', queue, ['', queue])));
+    return queues.map((queue, i) => {
+      const runAt = replies[i];
+      return { queue, oldestRunAt: runAt === null || runAt === undefined ? null : Number(runAt) };
+    });
+  }
+
   async cancelTasks(p: { ids: string[]; now?: number }): Promise<{ id: string; outcome: CancelOutcome }[]> {
     const outcomes = await this.#perTaskScript('cancelTasks', p.ids, p.now, 'not_found');
     return p.ids.map((id) => ({ id, outcome: outcomes.get(id) as CancelOutcome }));
@@ -452,6 +492,13 @@ export class RedisStore implements Store {
   async setQueuePaused(p: { queue: string; paused: boolean }): Promise<void> {
     await this.#register([p.queue]);
     await this.#queueScript('setQueuePaused', p.queue, ['', p.queue, p.paused ? '1' : '0']);
+  }
+
+  // ---- events ----------------------------------------------------------------------------------------
+
+  /** See EventFeed (events.ts): the streams, the cursor, and the one connection blocked readers share. */
+  readEvents(p: ReadEventsParams): Promise<ReadEventsResult> {
+    return this.#events.read(p);
   }
 
   // ---- worker registry -------------------------------------------------------------------------------
@@ -543,6 +590,7 @@ export class RedisStore implements Store {
     if (fresh.length === 0) return;
     await this.redis.sadd(this.keys.queues(), ...fresh);
     for (const queue of fresh) this.#registered.add(queue);
+    this.#events.queuesAdded();
   }
 
   async #allQueues(): Promise<string[]> {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { ERROR_HISTORY_LIMIT } from '../../types.js';
+import { ERROR_HISTORY_LIMIT, TASK_EVENT_NAMES } from '../../types.js';
 import { recordLuaHeader } from './codec.js';
+import { DEFAULT_EVENTS_RETAIN } from '../store.js';
 import { QUEUE_KEY_NAMES } from './keys.js';
 
 /**
@@ -17,12 +18,14 @@ export const QUEUE_SCRIPTS = [
   'cancelTasks',
   'claimTasks',
   'deleteFinishedTasks',
+  'eventsTail',
   'expireDeadlines',
   'finishTasks',
   'getTasks',
   'insertTasks',
   'linkDependencies',
   'listTasks',
+  'oldestPending',
   'promoteDueTasks',
   'reclaimExpiredLeases',
   'renewLeases',
@@ -53,28 +56,52 @@ function readScript(name: string, seen: Set<string> = new Set()): string {
   });
 }
 
-function queueHeader(): string {
+export { DEFAULT_EVENTS_RETAIN };
+/**
+ * Below this, the events stream is trimmed exactly (`MAXLEN =`); from it on, approximately
+ * (`MAXLEN ~`: whole stream nodes of up to 100 entries at a time, which is cheaper), so a queue
+ * keeps between `retain` and about `retain + 100` entries.
+ */
+const EXACT_TRIM_BELOW = 1_000;
+
+function queueHeader(eventsRetain: number): string {
   const lines = QUEUE_KEY_NAMES.map((name, i) => `local K_${name} = KEYS[${i + 1}]`);
   lines.push(`local ERROR_HISTORY_LIMIT = ${ERROR_HISTORY_LIMIT}`);
   lines.push(recordLuaHeader());
+  // Event codes: the index of each name in TASK_EVENT_NAMES (lib/events.lua, events.ts).
+  TASK_EVENT_NAMES.forEach((name, i) => lines.push(`local EV_${name.slice('task:'.length)} = ${i}`));
+  lines.push(`local EVENTS_RETAIN = ${eventsRetain}`);
+  lines.push(`local EVENTS_TRIM = '${eventsRetain < EXACT_TRIM_BELOW ? '=' : '~'}'`);
   return `${lines.join('\n')}\n`;
 }
 
-/** The full text of a script as Redis receives it (exported for tests and docs). */
-export function scriptSource(name: ScriptName): string {
+/**
+ * The full text of a script as Redis receives it (exported for tests and docs). The events
+ * retention is a constant of the per-queue scripts, so it costs no argument per call; a store with
+ * another retention registers scripts of its own (another SHA).
+ */
+export function scriptSource(name: ScriptName, eventsRetain: number = DEFAULT_EVENTS_RETAIN): string {
   const body = readScript(name);
-  return (QUEUE_SCRIPTS as readonly string[]).includes(name) ? queueHeader() + body : body;
+  return (QUEUE_SCRIPTS as readonly string[]).includes(name) ? queueHeader(eventsRetain) + body : body;
 }
 
-let cache: Map<ScriptName, string> | undefined;
+/** Script sources per events retention (usually one). */
+const cache = new Map<number, Map<ScriptName, string>>();
 
-export function defineScripts(redis: Redis): void {
-  cache ??= new Map([...QUEUE_SCRIPTS, ...SINGLE_KEY_SCRIPTS].map((name) => [name, scriptSource(name)]));
+export function defineScripts(redis: Redis, eventsRetain: number = DEFAULT_EVENTS_RETAIN): void {
+  if (!Number.isSafeInteger(eventsRetain) || eventsRetain < 0) {
+    throw new RangeError(`eventsRetain must be a whole number ≥ 0, got ${eventsRetain}`);
+  }
+  let sources = cache.get(eventsRetain);
+  if (sources === undefined) {
+    sources = new Map([...QUEUE_SCRIPTS, ...SINGLE_KEY_SCRIPTS].map((name) => [name, scriptSource(name, eventsRetain)]));
+    cache.set(eventsRetain, sources);
+  }
   for (const name of QUEUE_SCRIPTS) {
-    redis.defineCommand(name, { numberOfKeys: QUEUE_KEY_NAMES.length, lua: cache.get(name)! });
+    redis.defineCommand(name, { numberOfKeys: QUEUE_KEY_NAMES.length, lua: sources.get(name)! });
   }
   for (const name of SINGLE_KEY_SCRIPTS) {
-    redis.defineCommand(name, { numberOfKeys: 1, lua: cache.get(name)! });
+    redis.defineCommand(name, { numberOfKeys: 1, lua: sources.get(name)! });
   }
 }
 

@@ -195,6 +195,33 @@ CREATE TABLE task_counts (
 INSERT INTO task_counts (queue, state, n) SELECT queue, state, COUNT(*) FROM tasks GROUP BY queue, state;
 `,
   },
+  {
+    version: 6,
+    name: 'events-and-trace-context',
+    // The task event feed (statements/events.ts): one row per store call that changed tasks, `body`
+    // the JSON array of that call's events (compact entries), `at` the store's now for all of them.
+    // Readers resume from a position `<row id>.<events consumed in that row>`, so ids must never go
+    // back. A rowid table gives max(id) + 1, and the store never deletes the newest row (trimming
+    // deletes `id <= newest - retain`, retain >= 1, a range from the start of the table, a seek and
+    // not a scan), so ids only grow. Not AUTOINCREMENT: it rewrites sqlite_sequence's page in every
+    // transaction that writes events, measured at a WAL frame per store call.
+    //
+    // `trace_context` is the submitter's W3C trace context (JSON text), NULL when it sent none;
+    // ADD COLUMN appends it after the large columns, and it is only read with whole tasks.
+    //
+    // No index for `oldestPending`: `tasks_claim` (queue, priority DESC, run_at, id) already gives
+    // the earliest due time per priority level, and a query seeks once per level present
+    // (statements/oldest-pending.ts), so the hot path maintains nothing more.
+    sql: `
+CREATE TABLE events (
+  id   INTEGER PRIMARY KEY,
+  at   INTEGER NOT NULL,
+  body TEXT    NOT NULL
+);
+
+ALTER TABLE tasks ADD COLUMN trace_context TEXT;
+`,
+  },
 ];
 
 /** The highest schema version this code knows. */

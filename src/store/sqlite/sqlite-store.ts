@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { ConveyorError } from '../../errors.js';
 import type { ClaimedTask, Task } from '../../types.js';
 import type {
   AdvanceScheduleParams,
@@ -17,8 +18,11 @@ import type {
   ListTasksParams,
   ListTasksResult,
   MaintenanceParams,
+  OldestPending,
   QueueCounts,
   QueueInfo,
+  ReadEventsParams,
+  ReadEventsResult,
   ReclaimResult,
   RenewLeasesParams,
   RenewLeasesResult,
@@ -33,11 +37,22 @@ import type {
   WaitForWorkParams,
   WorkerInfo,
 } from '../store.js';
+import { EventSignal } from './event-wait.js';
 import { applyMigrations } from './migrations.js';
 import { cancelTasks } from './statements/cancel-tasks.js';
 import { claimTasks, probeWork } from './statements/claim-tasks.js';
 import { countTasks } from './statements/count-tasks.js';
 import { discardCounts, flushCounts } from './statements/counts.js';
+import {
+  configureEvents,
+  discardEvents,
+  flushEvents,
+  formatPosition,
+  lastRowId,
+  parsePosition,
+  scanEvents,
+  type EventPosition,
+} from './statements/events.js';
 import { deleteFinishedTasks } from './statements/delete-finished-tasks.js';
 import { expireDeadlines } from './statements/expire-deadlines.js';
 import { finishTasks } from './statements/finish-tasks.js';
@@ -45,6 +60,7 @@ import { getTasks } from './statements/get-tasks.js';
 import { insertTasks } from './statements/insert-tasks.js';
 import { acquireLeadership, getLeader, renewLeadership, resignLeadership } from './statements/leadership.js';
 import { listTasks } from './statements/list-tasks.js';
+import { oldestPending } from './statements/oldest-pending.js';
 import { prepared, type Db } from './statements/prepared.js';
 import { promoteDueTasks } from './statements/promote-due-tasks.js';
 import { listQueues, setQueuePaused } from './statements/queues.js';
@@ -67,9 +83,20 @@ export interface SqliteStoreOptions {
   path: string;
   /** How long a write waits for another process's write lock before failing. Default 5000. */
   busyTimeoutMs?: number;
-  /** How often a waiting `waitForWork` looks for commits by other connections. Default 500. */
+  /**
+   * How often a waiting `waitForWork` or blocking `readEvents` looks for commits by other
+   * connections. Default 500.
+   */
   crossProcessPollMs?: number;
+  /**
+   * Rows of the task event feed to keep (one row per store call that changed tasks, holding all of
+   * that call's events); older rows are trimmed. Default 10,000; 0 = write no events at all.
+   */
+  eventsRetain?: number;
 }
+
+/** `SqliteStoreOptions.eventsRetain` when not given. */
+export const DEFAULT_EVENTS_RETAIN = 10_000;
 
 type Run = (fn: () => unknown) => unknown;
 
@@ -84,22 +111,33 @@ export class SqliteStore implements Store {
   readonly path: string;
 
   private readonly busyTimeoutMs: number;
+  private readonly eventsRetain: number;
   private readonly work: WorkSignal;
+  private readonly events: EventSignal;
   private connection: { db: Db; immediate: Run; deferred: Run } | null = null;
   private closed = false;
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.eventsRetain = options.eventsRetain ?? DEFAULT_EVENTS_RETAIN;
+    if (!Number.isSafeInteger(this.eventsRetain) || this.eventsRetain < 0) {
+      throw new ConveyorError('CONVEYOR_VALIDATION', `eventsRetain ${String(options.eventsRetain)} is invalid: use a whole number of rows, 0 or more`, {
+        issues: [{ path: 'eventsRetain', message: 'must be a whole number, 0 or more' }],
+      });
+    }
     const inMemory = options.path === MEMORY_PATH;
     this.capabilities = { crossProcess: !inMemory, blockingWait: false };
+    // Nobody else can write a private in-memory database: nothing to poll for.
+    // A prepared statement, not db.pragma(), which compiles the PRAGMA anew at every poll.
+    const dataVersion = inMemory ? null : () => prepared<[], number>(this.open().db, 'PRAGMA data_version').pluck().get() as number;
+    const crossProcessPollMs = options.crossProcessPollMs ?? 500;
     this.work = new WorkSignal({
       probe: (queues, now) => this.read((db) => probeWork(db, queues, now)),
-      // Nobody else can write a private in-memory database: nothing to poll for.
-      // A prepared statement, not db.pragma(), which compiles the PRAGMA anew at every poll.
-      dataVersion: inMemory ? null : () => prepared<[], number>(this.open().db, 'PRAGMA data_version').pluck().get() as number,
-      crossProcessPollMs: options.crossProcessPollMs ?? 500,
+      dataVersion,
+      crossProcessPollMs,
     });
+    this.events = new EventSignal({ lastRowId: () => lastRowId(this.open().db), dataVersion, crossProcessPollMs });
   }
 
   async migrate(): Promise<void> {
@@ -110,6 +148,7 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.work.close();
+    this.events.close();
     const connection = this.connection;
     this.connection = null;
     if (connection === null) return;
@@ -180,6 +219,10 @@ export class SqliteStore implements Store {
     return this.read((db) => countTasks(db, p));
   }
 
+  async oldestPending(p: { queue?: string }): Promise<OldestPending[]> {
+    return this.read((db) => oldestPending(db, p));
+  }
+
   async cancelTasks(p: { ids: string[]; now?: number }): Promise<{ id: string; outcome: CancelOutcome }[]> {
     return this.write((db) => cancelTasks(db, p));
   }
@@ -194,6 +237,31 @@ export class SqliteStore implements Store {
 
   async setQueuePaused(p: { queue: string; paused: boolean }): Promise<void> {
     this.write((db, wakes) => setQueuePaused(db, p, wakes));
+  }
+
+  // ---- events -----------------------------------------------------------------------------------
+
+  /**
+   * Reads the feed (statements/events.ts for the rows and positions). Nothing to return and
+   * `blockMs` left: waits for a newer row (event-wait.ts), then reads again.
+   */
+  async readEvents(p: ReadEventsParams): Promise<ReadEventsResult> {
+    // A malformed position is refused before anything else.
+    let position: EventPosition = p.after === null ? { row: this.read(lastRowId), k: null } : parsePosition(p.after);
+    if (!(p.limit >= 1)) return { events: [], cursor: formatPosition(position) };
+    const until = Date.now() + (p.blockMs ?? 0);
+    const ended = (): boolean => p.signal?.aborted === true || this.closed;
+    for (;;) {
+      const from = position;
+      const scan = this.read((db) => scanEvents(db, from, p));
+      position = scan.position;
+      if (scan.events.length > 0 || scan.capped) return { events: scan.events, cursor: formatPosition(position) };
+      const left = until - Date.now();
+      if (left <= 0 || ended()) return { events: [], cursor: formatPosition(position) };
+      // A partial position (a cursor from further than the feed went) waits for its own row too.
+      await this.events.wait(position.k === null ? position.row : position.row - 1, left, p.signal);
+      if (ended()) return { events: [], cursor: formatPosition(position) };
+    }
   }
 
   // ---- worker registry --------------------------------------------------------------------------
@@ -254,22 +322,27 @@ export class SqliteStore implements Store {
 
   /**
    * One write transaction; the waiters learn about new work only once it committed. The task counts
-   * its statements recorded are written last, inside it (statements/counts.ts).
+   * and the events its statements recorded are written last, inside it (statements/counts.ts,
+   * statements/events.ts), and readers waiting for events are woken after the commit.
    */
   private write<T>(fn: (db: Db, wakes: WakeNote[]) => T): T {
     const { db, immediate } = this.open();
     const wakes: WakeNote[] = [];
     let result: T;
+    let eventRow: number | null = null;
     try {
       result = immediate(() => {
         const value = fn(db, wakes);
         flushCounts(db);
+        eventRow = flushEvents(db);
         return value;
       }) as T;
     } finally {
       discardCounts(db);
+      discardEvents(db);
     }
     this.work.announce(wakes);
+    if (eventRow !== null) this.events.notify(eventRow);
     return result;
   }
 
@@ -316,6 +389,7 @@ export class SqliteStore implements Store {
       db.close();
       throw err;
     }
+    configureEvents(db, this.eventsRetain);
     const transaction = db.transaction((fn: () => unknown) => fn());
     this.connection = { db, immediate: transaction.immediate, deferred: transaction.deferred };
     return this.connection;

@@ -3,6 +3,8 @@ a processing task gets a cancel request that renewLeases reports to its worker.
 KEYS: the queue's keys (QUEUE_KEY_NAMES order).
 ARGV[1] now (ms or '')   ARGV[2] queue   then task ids
 Returns: { outboxUsed (0|1), per id: cancelled | cancel_requested | already_finished | not_found }
+Events: task:cancelled per task cancelled now and per dependent cancelled in this queue; none for a
+cancel request.
 ]]
 --- @include "lib/common"
 

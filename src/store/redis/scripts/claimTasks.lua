@@ -10,6 +10,8 @@ ARGV[8] how many of the claimed tasks start now; the rest are prefetched (starte
 Returns: { outboxUsed (0|1), { id, packed record } per claimed task, in claim order }
 Order: priority (10 first), then the order in which tasks became ready. A paused queue yields
 nothing. A task past its deadline is not handed out: it goes dead (deadline_exceeded).
+Events: task:claimed per claimed task (workerId, and its runAt: the reader reports waitMs = now -
+runAt); task:dead for a task found past its deadline. Promotions on the way record nothing.
 ]]
 --- @include "lib/common"
 --- @include "lib/fast"
@@ -31,6 +33,8 @@ local pending = tonumber(redis.call('HGET', K_meta, 'n' .. ST_pending) or '0') +
 -- The packed lease fields (leaseToken, workerId, leaseExpiresAt, startedAt) every task gets.
 local lease_started = cmsgpack.pack(token_prefix, worker, expires, NOW)
 local lease_prefetched = cmsgpack.pack(token_prefix, worker, expires) .. NIL
+-- The packed tail of the task:claimed events of this claim, per attempt (lib/fast.lua).
+local claim_tails = { worker = pack_str(worker) }
 
 -- The general path: decode, check the deadline, change, pack.
 local function claim_record(id, started)
@@ -56,6 +60,7 @@ local function claim_record(id, started)
   end
   out[#out + 1] = { id, save(id, r) }
   claimed_ids[#claimed_ids + 1] = id
+  event(EV_claimed, id, r, worker, run_at(r))
 end
 
 -- Tasks claimed by the fast path: written together at the end, one command per kind.
@@ -74,7 +79,7 @@ while #out < limit and pending > 0 and priority >= 0 do
       local started = #out < start_limit
       -- A task this call already changed (a duplicate list entry) takes the general path.
       local record = s and not taken[id] and RECORDS[id] == nil and WRITES[id] == nil
-        and claim_packed(s, started and lease_started or lease_prefetched)
+        and claim_packed(s, started and lease_started or lease_prefetched, id, claim_tails)
       if record then
         taken[id] = true
         pending = pending - 1

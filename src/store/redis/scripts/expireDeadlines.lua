@@ -2,6 +2,7 @@
 KEYS: the queue's keys (QUEUE_KEY_NAMES order).
 ARGV[1] now (ms or '')   ARGV[2] queue   ARGV[3] limit
 Returns: { outboxUsed (0|1), ids of the tasks that went dead }
+Events: task:dead (deadline_exceeded) for each, task:cancelled for dependents cancelled in this queue.
 ]]
 --- @include "lib/common"
 

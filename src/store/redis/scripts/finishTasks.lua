@@ -11,6 +11,9 @@ JSON, empty for null), or 6 per item: id, token, outcome, a, b, c where
 Returns: { outboxUsed (0|1), per item the task's new state code, or 'lease_lost' when the task is
   not processing under that token (nothing is changed then) }
 A cancel requested while the attempt ran wins over a retry or a release: the task ends cancelled.
+Events: task:completed; task:failed (with retryAt) for a failure that will run again; task:dead;
+task:released; task:cancelled (and task:cancelled for each dependent cancelled in this queue);
+nothing for lease_lost.
 ]]
 --- @include "lib/common"
 --- @include "lib/fast"
@@ -37,7 +40,7 @@ end
 
 -- The usual batch: every item completes a distinct task that no other task waits on. It is done
 -- in one pass over the packed records (lib/fast.lua), with one command per kind of write.
-local function complete_all()
+local function complete_packed_all()
   local n = #A / 6
   if n > 1000 then return nil end
   local ids = {}
@@ -56,7 +59,7 @@ local function complete_all()
     if not s then
       out[k] = 'lease_lost'
     else
-      local record, has_deadline = complete_packed(s, A[i + 1], A[i + 3], NOW)
+      local record, has_deadline = complete_packed(s, A[i + 1], A[i + 3], NOW, id)
       -- Not in the simple shape: the general path takes the whole batch (nothing is written yet).
       if record == nil then return nil end
       if record == false then
@@ -78,6 +81,18 @@ local function complete_all()
     if #deadlines > 0 then call_chunked('ZREM', K_deadlines, deadlines) end
     count(ST_processing, -#processing)
     count(ST_completed, #processing)
+  end
+  return out
+end
+
+-- complete_packed appends each task:completed as it goes: when the batch falls back to the
+-- general path, those events are dropped (the general path records its own).
+local function complete_all()
+  local nev, nevents = NEV, NEVENTS
+  local out = complete_packed_all()
+  if not out then
+    NEV = nev
+    NEVENTS = nevents
   end
   return out
 end
@@ -107,7 +122,7 @@ for i = 1, #A, 6 do
       push_error(r, err)
       local retry_at = NOW + tonumber(A[i + 4])
       if A[i + 5] == '1' or attempt >= r[R_maxAttempts] then
-        end_task(id, r, ST_dead, nil)
+        end_task(id, r, ST_dead, nil, err)
       elseif r[R_deadline] and retry_at >= r[R_deadline] then
         end_task(id, r, ST_dead, make_error('deadline_exceeded', 'the next attempt would start after the deadline', attempt))
       elseif r[R_cancelRequested] then
@@ -117,6 +132,7 @@ for i = 1, #A, 6 do
         clear_lease(r)
         make_ready(id, r, retry_at)
         save(id, r)
+        event(EV_failed, id, r, err.reason, err.message, retry_at)
       end
     elseif outcome == 'release' and r[R_cancelRequested] then
       end_task(id, r, ST_cancelled, make_error('cancelled', 'cancelled while processing', attempt))
@@ -126,6 +142,7 @@ for i = 1, #A, 6 do
       r[R_attempt] = attempt - 1
       make_ready(id, r, NOW + (tonumber(A[i + 3]) or 0))
       save(id, r)
+      event(EV_released, id, r)
     else
       end_task(id, r, ST_cancelled, make_error('cancelled', 'cancelled while processing', attempt))
     end

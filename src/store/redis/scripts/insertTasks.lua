@@ -8,7 +8,8 @@ or per task its id and its form, 'f' or 'g':
     priority, deadline or '', the record packed from `deadline` on (codec.ts packTaskTail);
   g (any task): type, payload (JSON), priority, maxAttempts, backoff (codec.ts; '' = default),
     timeoutMs or '', deadline or '', runAt or '', delayMs or '' (used without runAt: due at now +
-    delay), dependsOn (JSON array or ''), key or '', number of dependencies d, then d triples:
+    delay), dependsOn (JSON array or ''), key or '', traceContext (JSON object or ''), number of
+    dependencies d, then d triples:
     dependency id, its queue, link status ('' when it is in this queue, else what
     linkDependencies reported: linked | completed | dead | cancelled).
 Returns: { outboxUsed (0|1), createdAt (the store's now), per task in input order either
@@ -17,24 +18,57 @@ Returns: { outboxUsed (0|1), createdAt (the store's now), per task in input orde
   { 1, state code, runAt, error JSON or false, finishedAt or false } for another new task, or
   { 0, { id, packed record } } for the existing task of a repeated id or idempotency key }
 Errors: 'CONVEYOR_DEPENDENCY_NOT_FOUND <taskId> <depId>', raised before anything is written.
+Events: task:submitted per created task (not for an existing one), with the state it was inserted
+in; a task inserted cancelled because a dependency had failed then gets task:cancelled.
 ]]
 --- @include "lib/common"
 --- @include "lib/fast"
 
 local count_tasks = tonumber(ARGV[3])
 
+-- task:submitted of a plain task, appended to EVENTS from its packed tail (`deadline`, type, …):
+-- the type's bytes are copied.
+local ATTEMPT0_PENDING = '\0' .. PENDING
+local function submitted_packed(id, tail)
+  local type_at = skip_time(tail, 1)
+  local type_end = type_at and skip(tail, type_at)
+  if not type_end then
+    -- Not a shape packTaskTail writes; decode it rather than guess.
+    local r = { cmsgpack.unpack(pending_head(NOW) .. tail) }
+    event(EV_submitted, id, r)
+    return
+  end
+  local n = NEV
+  EVENTS[n + 1] = SUBMITTED5
+  EVENTS[n + 2] = str_header(#id)
+  EVENTS[n + 3] = id
+  EVENTS[n + 4] = string.sub(tail, type_at, type_end - 1)
+  EVENTS[n + 5] = ATTEMPT0_PENDING
+  NEV = n + 5
+  NEVENTS = NEVENTS + 1
+end
+
 -- The usual batch: plain tasks only ('f'), none of them stored yet. One pass, one command per
 -- kind of write.
 local function insert_plain()
   local ids, priorities, tails, deadlines_of = {}, {}, {}, {}
+  -- The packed types, for the events: read here while the blob is at hand.
+  local types = nil
   if ARGV[4] == 'B' then
     local blob, at = ARGV[5], 1
+    if EVENTS_ON then types = {} end
     for n = 1, count_tasks do
       ids[n] = string.sub(blob, at, at + 25)
-      local b1, b2, b3, b4
-      priorities[n], b1, b2, b3, b4 = string.byte(blob, at + 26, at + 30)
+      local b1, b2, b3, b4, deadline, type_header
+      priorities[n], b1, b2, b3, b4, deadline, type_header = string.byte(blob, at + 26, at + 32)
       local tail_end = at + 30 + ((b1 * 256 + b2) * 256 + b3) * 256 + b4
       tails[n] = string.sub(blob, at + 31, tail_end)
+      -- The tail opens with the deadline (nil in this form) and the type, usually a fixstr.
+      if types and deadline == 0xc0 and type_header and type_header >= 0xa0 and type_header <= 0xbf then
+        types[n] = string.sub(blob, at + 32, at + 32 + type_header - 0xa0)
+      elseif types then
+        types = nil
+      end
       deadlines_of[n] = ''
       at = tail_end + 1
     end
@@ -75,6 +109,21 @@ local function insert_plain()
     end
     out[n] = ST_pending
   end
+  if types then
+    local e = NEV
+    for n = 1, count_tasks do
+      EVENTS[e + 1] = SUBMITTED5
+      EVENTS[e + 2] = ID26
+      EVENTS[e + 3] = ids[n]
+      EVENTS[e + 4] = types[n]
+      EVENTS[e + 5] = ATTEMPT0_PENDING
+      e = e + 5
+    end
+    NEV = e
+    NEVENTS = NEVENTS + count_tasks
+  elseif EVENTS_ON then
+    for n = 1, count_tasks do submitted_packed(ids[n], tails[n]) end
+  end
   call_chunked('HSET', K_tasks, records)
   call_chunked('RPUSH', K_all, ids)
   for priority, list in pairs(by_priority) do call_chunked('RPUSH', K_pendingPrefix .. priority, list) end
@@ -112,11 +161,11 @@ for n = 1, count_tasks do
       id = ARGV[i - 1], type = ARGV[i + 1], payload = ARGV[i + 2], priority = tonumber(ARGV[i + 3]),
       max_attempts = tonumber(ARGV[i + 4]), backoff = ARGV[i + 5], timeout = tonumber(ARGV[i + 6]),
       deadline = tonumber(ARGV[i + 7]), run_at = tonumber(ARGV[i + 8]), depends_on = ARGV[i + 10],
-      key = ARGV[i + 11], deps = {},
+      key = ARGV[i + 11], trace = ARGV[i + 12], deps = {},
     }
     if not t.run_at and tonumber(ARGV[i + 9]) then t.run_at = NOW + tonumber(ARGV[i + 9]) end
-    ndeps = tonumber(ARGV[i + 12])
-    i = i + 13
+    ndeps = tonumber(ARGV[i + 13])
+    i = i + 14
   end
   for d = 1, ndeps do
     local dep = { id = ARGV[i], queue = ARGV[i + 1], status = ARGV[i + 2] }
@@ -156,6 +205,7 @@ for n, t in ipairs(tasks) do
     rpush(K_all, t.id)
     rpush(K_pendingPrefix .. t.priority, t.id)
     if t.deadline then zadd(K_deadlines, t.deadline, t.id) end
+    if EVENTS_ON then submitted_packed(t.id, t.tail) end
     plain = plain + 1
     out[n] = ST_pending
     existing = true
@@ -177,6 +227,7 @@ for n, t in ipairs(tasks) do
     r[R_timeoutMs] = t.timeout
     r[R_deadline] = t.deadline
     if t.depends_on ~= '' then r[R_dependsOn] = t.depends_on end
+    if t.trace ~= '' then r[R_traceContext] = t.trace end
     if t.key ~= '' then
       r[R_key] = t.key
       key_owner[t.key] = t.id
@@ -206,6 +257,7 @@ for n, t in ipairs(tasks) do
     end
 
     if failed then
+      event_of(EV_submitted, t.id, t.type, 0, ST_cancelled)
       end_task(t.id, r, ST_cancelled,
         make_error('dependency_failed', 'dependency ' .. failed.id .. ' is ' .. failed.state, 0))
     else
@@ -218,6 +270,7 @@ for n, t in ipairs(tasks) do
         make_ready(t.id, r, t.run_at or NOW)
       end
       save(t.id, r)
+      event(EV_submitted, t.id, r)
     end
     if r[R_state] == ST_pending and r[R_runAt] == nil then
       out[n] = r[R_state]

@@ -3,6 +3,8 @@ froze). The attempt stays spent, so a task that kills its worker every time ends
 KEYS: the queue's keys (QUEUE_KEY_NAMES order).
 ARGV[1] now (ms or '')   ARGV[2] queue   ARGV[3] limit
 Returns: { outboxUsed (0|1), retried ids, dead ids, cancelled ids }
+Events: task:reclaimed for each (with the state it went to), then task:dead (lease_expired) or
+task:cancelled for those that ended there, and task:cancelled for dependents cancelled in this queue.
 ]]
 --- @include "lib/common"
 
@@ -14,17 +16,21 @@ for _, id in ipairs(expired) do
   if not r or r[R_state] ~= ST_processing then
     zrem(K_processing, id)
   else
-    push_error(r, make_error('lease_expired', 'lease of worker ' .. (r[R_workerId] or '?') .. ' expired', r[R_attempt]))
+    local lease_error = make_error('lease_expired', 'lease of worker ' .. (r[R_workerId] or '?') .. ' expired', r[R_attempt])
+    push_error(r, lease_error)
     if r[R_cancelRequested] then
+      event_of(EV_reclaimed, id, r[R_type], r[R_attempt], ST_cancelled)
       end_task(id, r, ST_cancelled, make_error('cancelled', 'cancelled: its lease expired while a cancel was requested', r[R_attempt]))
       cancelled[#cancelled + 1] = id
     elseif r[R_attempt] >= r[R_maxAttempts] then
-      end_task(id, r, ST_dead, nil)
+      event_of(EV_reclaimed, id, r[R_type], r[R_attempt], ST_dead)
+      end_task(id, r, ST_dead, nil, lease_error)
       dead[#dead + 1] = id
     else
       clear_lease(r)
       make_ready(id, r, NOW)
       save(id, r)
+      event(EV_reclaimed, id, r)
       retried[#retried + 1] = id
     end
   end

@@ -4,6 +4,7 @@ KEYS: the queue's keys (QUEUE_KEY_NAMES order).
 ARGV[1] now (ms or '')   ARGV[2] queue   then triples: dependent task id, dependency id, outcome
   (completed | dead | cancelled)
 Returns: { outboxUsed (0|1), per triple: applied | missing (the dependent does not exist yet) }
+Events: task:cancelled (dependency_failed) for each dependent cancelled here; none for an unblock.
 ]]
 --- @include "lib/common"
 

@@ -3,6 +3,7 @@ attempts. The error history is kept; dependencies are treated as settled.
 KEYS: the queue's keys (QUEUE_KEY_NAMES order).
 ARGV[1] now (ms or '')   ARGV[2] queue   then task ids
 Returns: { outboxUsed (always 0), per id: retried | not_retryable | not_found }
+Events: task:retried per retried task.
 ]]
 --- @include "lib/common"
 
@@ -25,6 +26,7 @@ for i = 3, #ARGV do
     if r[R_deadline] then zadd(K_deadlines, r[R_deadline], id) end
     make_ready(id, r, NOW)
     save(id, r)
+    event(EV_retried, id, r)
     out[#out + 1] = 'retried'
   end
 end

@@ -5,6 +5,7 @@ KEYS: the queue's keys (QUEUE_KEY_NAMES order).
 ARGV[1] now (ms or '')   ARGV[2] queue   ARGV[3] limit   ARGV[4] lease length ms   ARGV[5] thief's
 worker id   ARGV[6] lease token (random per call, shared by the tasks it moves; a replay with the same token answers the same tasks)
 Returns: { wire record per stolen task }
+Events: task:claimed per stolen task, with the thief's worker id (no waitMs).
 ]]
 --- @include "lib/common"
 
@@ -37,6 +38,7 @@ for _, id in ipairs(candidates) do
     zadd(K_processing, expires, id)
     out[#out + 1] = { id, save(id, r) }
     stolen_ids[#stolen_ids + 1] = id
+    event(EV_claimed, id, r, thief)
   end
 end
 log_claim(ARGV[6], stolen_ids)

@@ -2,6 +2,7 @@ import { assertQueueName } from '../../../names.js';
 import type { ClaimedTask } from '../../../types.js';
 import type { ClaimTasksParams } from '../../store.js';
 import { countMoved } from './counts.js';
+import { eventLog } from './events.js';
 import { killPastDeadline, type DeadlineRow } from './expire-deadlines.js';
 import { NEW_LEASE_TOKEN_SQL } from './lease.js';
 import { prepared, type Db } from './prepared.js';
@@ -82,7 +83,12 @@ function claimFromQueue(
   // RETURNING comes in no promised order.
   rows.sort(claimedOrder);
   const lease = { queue, workerId, startedAt, leaseExpiresAt: expiresAt };
-  for (const row of rows) out.push(claimedJsonToTask(row, lease));
+  const log = eventLog(db, now);
+  for (const row of rows) {
+    const task = claimedJsonToTask(row, lease);
+    out.push(task);
+    log?.addClaimed(task.id, queue, task.type, task.attempt, workerId, Math.max(0, now - task.runAt));
+  }
   return rows.length;
 }
 

@@ -1,6 +1,7 @@
 import type { TaskError, TaskState } from '../../../types.js';
 import { appendError, taskError, UNFINISHED_STATES_SQL } from './rows.js';
 import { countMoved } from './counts.js';
+import { EV, eventLog } from './events.js';
 import { prepared, type Db } from './prepared.js';
 import type { WakeNote } from '../wake.js';
 
@@ -76,10 +77,11 @@ export function cancelDependents(db: Db, rootId: string, rootState: 'dead' | 'ca
   ).all(rootId);
   if (edges.length === 0) return [];
 
-  const read = prepared<[string], { queue: string; state: TaskState; attempt: number; errors: string }>(
+  const read = prepared<[string], { queue: string; type: string; state: TaskState; attempt: number; errors: string }>(
     db,
-    `SELECT queue, state, attempt, errors FROM tasks WHERE id = ? AND state IN ${UNFINISHED_STATES_SQL}`,
+    `SELECT queue, type, state, attempt, errors FROM tasks WHERE id = ? AND state IN ${UNFINISHED_STATES_SQL}`,
   );
+  const log = eventLog(db, now);
   const cancel = prepared<{ id: string; now: number; error: string; errors: string }>(
     db,
     `UPDATE tasks SET state = 'cancelled', error = @error, errors = @errors, finished_at = @now,
@@ -99,6 +101,7 @@ export function cancelDependents(db: Db, rootId: string, rootState: 'dead' | 'ca
     const error = taskError('dependency_failed', `dependency ${cause} is ${causeState}`, row.attempt, now);
     cancel.run({ id, now, error: JSON.stringify(error), errors: appendError(row.errors, error) });
     countMoved(db, row.queue, row.state, 'cancelled');
+    log?.addDetailed(EV.cancelled, id, row.queue, row.type, row.attempt, 'cancelled', error.reason, error.message);
     cancelled.push(id);
   }
   return cancelled;
@@ -106,7 +109,8 @@ export function cancelDependents(db: Db, rootId: string, rootState: 'dead' | 'ca
 
 /**
  * Ends a task badly (`dead` or `cancelled`) with `error` as the last entry of `errors`, drops its
- * lease, and cancels what waits for it.
+ * lease, and cancels what waits for it. Records `task:dead` or `task:cancelled`, then the
+ * dependents' `task:cancelled`.
  */
 export function endTask(
   db: Db,
@@ -122,11 +126,18 @@ export function endTask(
        lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0
      WHERE id = @id`,
   ).run({ id: end.id, state: end.state, error: JSON.stringify(end.error), errors: end.errors, now });
-  if (current !== undefined) countMoved(db, current.queue, current.state, end.state);
+  if (current !== undefined) {
+    countMoved(db, current.queue, current.state, end.state);
+    const code = end.state === 'dead' ? EV.dead : EV.cancelled;
+    eventLog(db, now)?.addDetailed(code, end.id, current.queue, current.type, current.attempt, end.state, end.error.reason, end.error.message);
+  }
   cancelDependents(db, end.id, end.state, now);
 }
 
-/** A task's queue and state now, for the counts of a write about to change it. */
-export function stateOf(db: Db, id: string): { queue: string; state: TaskState } | undefined {
-  return prepared<[string], { queue: string; state: TaskState }>(db, 'SELECT queue, state FROM tasks WHERE id = ?').get(id);
+/** A task's queue, state, type and attempt now, for the counts and events of a write about to change it. */
+export function stateOf(db: Db, id: string): { queue: string; state: TaskState; type: string; attempt: number } | undefined {
+  return prepared<[string], { queue: string; state: TaskState; type: string; attempt: number }>(
+    db,
+    'SELECT queue, state, type, attempt FROM tasks WHERE id = ?',
+  ).get(id);
 }

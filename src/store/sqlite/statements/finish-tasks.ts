@@ -3,6 +3,7 @@ import type { FinishItem, FinishOutcome, FinishTasksParams, FinishTasksResult } 
 import type { WakeNote } from '../wake.js';
 import { countMoved } from './counts.js';
 import { endTask, unblockDependentsOf } from './dependencies.js';
+import { EV, eventLog, type EventLog } from './events.js';
 import { LEASED_ROW, tokenRowid } from './lease.js';
 import { prepared, sqlForRows, type Db, type Statement } from './prepared.js';
 import { appendError, taskError } from './rows.js';
@@ -11,6 +12,7 @@ import { appendError, taskError } from './rows.js';
 interface HeldRow {
   id: string;
   queue: string;
+  type: string;
   attempt: number;
   max_attempts: number;
   deadline: number | null;
@@ -65,12 +67,15 @@ function completeAll(db: Db, items: readonly CompleteItem[], now: number, wakes:
   const completed: string[] = [];
   /** Completions per queue, for the counts (a batch is usually of one queue). */
   const perQueue = new Map<string, number>();
-  const record = (i: number, done: boolean): void => {
+  const log = eventLog(db, now);
+  /** `done`: what the completing statement returned of the row (`COMPLETED_ROW`), undefined = lease lost. */
+  const record = (i: number, done: string | undefined): void => {
     const item = items[i] as CompleteItem;
-    out[i] = { id: item.id, outcome: done ? 'completed' : 'lease_lost' };
-    if (!done) return;
+    out[i] = { id: item.id, outcome: done !== undefined ? 'completed' : 'lease_lost' };
+    if (done === undefined) return;
     completed.push(item.id);
     perQueue.set(item.queue, (perQueue.get(item.queue) ?? 0) + 1);
+    if (log !== null) completedEvent(log, item, done);
   };
   if (byRowid) {
     let start = 0;
@@ -82,15 +87,24 @@ function completeAll(db: Db, items: readonly CompleteItem[], now: number, wakes:
         const item = items[i] as CompleteItem;
         params.push(rowids[i], item.id, item.queue, item.token, item.result === null ? null : JSON.stringify(item.result));
       }
-      const done = new Set(completeChunk(db, size).all(...params, now));
-      for (let i = start; i < start + size; i++) record(i, done.has(rowids[i] as number));
+      const done = new Map<number, string>();
+      if (log === null) {
+        // No events: only which rows completed matters.
+        for (const rowid of completeChunkRowids(db, size).all(...params, now)) done.set(rowid, '');
+      } else {
+        for (const text of completeChunk(db, size).all(...params, now)) {
+          const space = text.indexOf(' ');
+          done.set(Number(text.slice(0, space)), text.slice(space + 1));
+        }
+      }
+      for (let i = start; i < start + size; i++) record(i, done.get(rowids[i] as number));
       start += size;
     }
   } else {
     const complete = completeStatement(db);
     items.forEach((item, i) => {
       const result = item.result === null ? null : JSON.stringify(item.result);
-      record(i, complete.run(result, now, tokenRowid(item.token), item.id, item.id, item.queue, item.token).changes !== 0);
+      record(i, complete.get(result, now, tokenRowid(item.token), item.id, item.id, item.queue, item.token));
     });
   }
   for (const [queue, n] of perQueue) countMoved(db, queue, 'processing', 'completed', n);
@@ -98,45 +112,67 @@ function completeAll(db: Db, items: readonly CompleteItem[], now: number, wakes:
   return { items: out };
 }
 
-function completeChunk(db: Db, rows: number): Statement<unknown[], number> {
-  const sql = sqlForRows(
-    'complete',
-    rows,
-    (n) => `WITH item (rid, id, queue, token, result) AS (VALUES ${new Array<string>(n).fill('(?, ?, ?, ?, ?)').join(', ')})
+/**
+ * What a completion returns of each row it completed, for its event: `<attempt> <type>` (one text:
+ * better-sqlite3 hands over columns one at a time). The batched one puts the rowid in front.
+ */
+const COMPLETED_ROW = "tasks.attempt || ' ' || tasks.type";
+
+/** `task:completed` of a completion whose statement returned `done` (`COMPLETED_ROW`). */
+function completedEvent(log: EventLog, item: CompleteItem, done: string): void {
+  const space = done.indexOf(' ');
+  log.add(EV.completed, item.id, item.queue, done.slice(space + 1), Number(done.slice(0, space)), 'completed');
+}
+
+/** A chunk's UPDATE, returning `returning` of each row it completed. */
+function completeChunkSql(rows: number, returning: string): string {
+  return `WITH item (rid, id, queue, token, result) AS (VALUES ${new Array<string>(rows).fill('(?, ?, ?, ?, ?)').join(', ')})
      UPDATE OR FAIL tasks SET state = 'completed', result = item.result, finished_at = ?,
        lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0
      FROM item
      WHERE tasks.rowid = item.rid AND tasks.id = item.id AND tasks.queue = item.queue
        AND tasks.state = 'processing' AND tasks.lease_token = item.token
-     RETURNING tasks.rowid`,
-  );
+     RETURNING ${returning}`;
+}
+
+/** With events: `<rowid> <attempt> <type>` of each completed row. */
+function completeChunk(db: Db, rows: number): Statement<unknown[], string> {
+  const sql = sqlForRows('complete', rows, (n) => completeChunkSql(n, `tasks.rowid || ' ' || ${COMPLETED_ROW}`));
+  return prepared<unknown[], string>(db, sql).pluck();
+}
+
+/** Without events (`eventsRetain` 0): the rowids alone. */
+function completeChunkRowids(db: Db, rows: number): Statement<unknown[], number> {
+  const sql = sqlForRows('complete-rowids', rows, (n) => completeChunkSql(n, 'tasks.rowid'));
   return prepared<unknown[], number>(db, sql).pluck();
 }
 
-function completeStatement(db: Db) {
-  return prepared<[string | null, number, number | null, string, string, string, string]>(
+function completeStatement(db: Db): Statement<[string | null, number, number | null, string, string, string, string], string> {
+  return prepared<[string | null, number, number | null, string, string, string, string], string>(
     db,
     `UPDATE tasks SET state = 'completed', result = ?, finished_at = ?,
        lease_token = NULL, lease_expires_at = NULL, cancel_requested = 0
-     WHERE ${LEASED_ROW}`,
-  );
+     WHERE ${LEASED_ROW}
+     RETURNING ${COMPLETED_ROW}`,
+  ).pluck();
 }
 
 function finishOne(db: Db, item: FinishItem, now: number, wakes: WakeNote[]): FinishOutcome {
   if (item.outcome === 'complete') {
     // One fenced UPDATE, no read first.
     const result = item.result === null ? null : JSON.stringify(item.result);
-    if (completeStatement(db).run(result, now, tokenRowid(item.token), item.id, item.id, item.queue, item.token).changes === 0) {
-      return 'lease_lost';
-    }
+    const done = completeStatement(db).get(result, now, tokenRowid(item.token), item.id, item.id, item.queue, item.token);
+    if (done === undefined) return 'lease_lost';
     countMoved(db, item.queue, 'processing', 'completed');
+    const log = eventLog(db, now);
+    if (log !== null) completedEvent(log, item, done);
     unblockDependentsOf(db, [item.id], now, wakes);
     return 'completed';
   }
 
   const row = prepared<[number | null, string, string, string, string], HeldRow>(
     db,
-    `SELECT id, queue, attempt, max_attempts, deadline, run_at, errors, cancel_requested FROM tasks WHERE ${LEASED_ROW}`,
+    `SELECT id, queue, type, attempt, max_attempts, deadline, run_at, errors, cancel_requested FROM tasks WHERE ${LEASED_ROW}`,
   ).get(tokenRowid(item.token), item.id, item.id, item.queue, item.token);
   if (row === undefined) return 'lease_lost';
 
@@ -174,8 +210,10 @@ function fail(db: Db, row: HeldRow, item: Extract<FinishItem, { outcome: 'fail' 
 
   const scheduled = item.retryDelayMs > 0;
   const runAt = scheduled ? retryAt : now;
-  requeue(db, { id: row.id, state: scheduled ? 'scheduled' : 'pending', runAt, error: failure, errors });
-  countMoved(db, row.queue, 'processing', scheduled ? 'scheduled' : 'pending');
+  const state = scheduled ? 'scheduled' : 'pending';
+  requeue(db, { id: row.id, state, runAt, error: failure, errors });
+  countMoved(db, row.queue, 'processing', state);
+  eventLog(db, now)?.addDetailed(EV.failed, row.id, row.queue, row.type, row.attempt, state, failure.reason, failure.message, runAt);
   wakes.push({ queue: row.queue, dueInMs: runAt - now });
   return scheduled ? 'scheduled' : 'pending';
 }
@@ -193,6 +231,7 @@ function release(db: Db, row: HeldRow, delayMs: number, now: number, wakes: Wake
      WHERE id = ?`,
   ).run(scheduled ? 'scheduled' : 'pending', runAt, row.id);
   countMoved(db, row.queue, 'processing', scheduled ? 'scheduled' : 'pending');
+  eventLog(db, now)?.add(EV.released, row.id, row.queue, row.type, row.attempt - 1, scheduled ? 'scheduled' : 'pending');
   wakes.push({ queue: row.queue, dueInMs: scheduled ? delayMs : 0 });
   return scheduled ? 'scheduled' : 'pending';
 }

@@ -1,9 +1,10 @@
 import { ConveyorError } from '../../../errors.js';
 import { assertQueueName } from '../../../names.js';
-import type { BackoffPolicy, Task, TaskError, TaskState } from '../../../types.js';
+import type { BackoffPolicy, Task, TaskError, TaskState, TraceCarrier } from '../../../types.js';
 import type { InsertTasksParams, InsertTasksResult, NewTask } from '../../store.js';
 import type { WakeNote } from '../wake.js';
 import { countInserted } from './counts.js';
+import { EV, eventLog, type EventLog } from './events.js';
 import { taskById } from './get-tasks.js';
 import { prepared, sqlForRows, type Db, type Statement } from './prepared.js';
 import { jsonToTask, TASK_JSON } from './rows.js';
@@ -16,10 +17,15 @@ type Plan =
   /** `dependsOn` with duplicates removed; `known` holds the states of those already in the database. */
   | { kind: 'new'; dependsOn: string[]; known: Map<string, TaskState> };
 
-/** The columns an insert writes, and the values of one row: 13 parameters, the rest literals or defaults. */
-const INSERT_COLUMNS = `(id, queue, type, state, priority, run_at, attempt, max_attempts, timeout_ms, deadline,
-  waiting_on, created_at, finished_at, idempotency_key, backoff, depends_on, error, errors, payload)`;
-const INSERT_ROW = '(?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+/** The columns every insert writes. */
+const COLUMNS = `id, queue, type, state, priority, run_at, attempt, max_attempts, timeout_ms, deadline,
+  waiting_on, created_at, finished_at, idempotency_key, backoff, depends_on, error, errors, payload`;
+/** The columns of the planned path, and the values of one row: 18 parameters, the rest literals or defaults. */
+const INSERT_COLUMNS = `(${COLUMNS}, trace_context)`;
+const INSERT_ROW = '(?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+/** The plain path without a trace context anywhere in the statement's rows, and with one. */
+const PLAIN_COLUMNS = `(${COLUMNS})`;
+const TRACED_COLUMNS = `(${COLUMNS}, trace_context)`;
 /**
  * The plain path (no key, no dependency, no error) writes a batch with multi-row INSERTs of these
  * sizes, largest first (1,000 tasks = 20 statements): each size is one prepared statement, and a row
@@ -28,6 +34,8 @@ const INSERT_ROW = '(?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const PLAIN_CHUNKS = [50, 10, 1] as const;
 /** One row of the plain path, every value its own parameter: 12. */
 const PLAIN_ROW = "(?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0, ?, NULL, NULL, ?, '[]', NULL, '[]', ?)";
+/** The same with the trace context: 13. */
+const PLAIN_ROW_TRACED = "(?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0, ?, NULL, NULL, ?, '[]', NULL, '[]', ?, ?)";
 /**
  * One row of the plain path for a run of tasks that share everything but their id, due time and
  * payload (a client's batch with its defaults): those three are the row's parameters, the shared
@@ -36,6 +44,9 @@ const PLAIN_ROW = "(?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0, ?, NULL, NULL, ?, '[]', NUL
  */
 const SHARED_ROW =
   "(?, @queue, @type, @state, @priority, ?, 0, @maxAttempts, @timeoutMs, @deadline, 0, @now, NULL, NULL, @backoff, '[]', NULL, '[]', ?)";
+/** The same with each row's trace context as a fourth parameter. */
+const SHARED_ROW_TRACED =
+  "(?, @queue, @type, @state, @priority, ?, 0, @maxAttempts, @timeoutMs, @deadline, 0, @now, NULL, NULL, @backoff, '[]', NULL, '[]', ?, ?)";
 /** Runs shorter than this go with their neighbours into positional statements. */
 const SHARED_RUN_MIN = 8;
 
@@ -62,6 +73,7 @@ export function insertTasks(db: Db, p: InsertTasksParams, wakes: WakeNote[]): In
   const items: InsertTasksResult['items'] = [];
   const createdStates = new Map<string, TaskState>();
   const queuesSeen = new Set<string>();
+  const log = eventLog(db, now);
 
   p.tasks.forEach((input, index) => {
     const plan = plans[index] as Plan;
@@ -112,6 +124,7 @@ export function insertTasks(db: Db, p: InsertTasksParams, wakes: WakeNote[]): In
       error === null ? null : JSON.stringify(error),
       JSON.stringify(task.errors),
       JSON.stringify(task.payload),
+      input.traceContext === undefined ? null : JSON.stringify(input.traceContext),
     ]);
     for (const depId of plan.dependsOn) insertEdge.run(task.id, depId);
     if (!queuesSeen.has(task.queue)) {
@@ -120,6 +133,10 @@ export function insertTasks(db: Db, p: InsertTasksParams, wakes: WakeNote[]): In
     }
     createdStates.set(task.id, state);
     countInserted(db, task.queue, state);
+    if (log !== null) {
+      log.add(EV.submitted, task.id, task.queue, task.type, 0, state);
+      if (error !== null) log.addDetailed(EV.cancelled, task.id, task.queue, task.type, 0, state, error.reason, error.message);
+    }
     if (state === 'pending') wakes.push({ queue: task.queue, dueInMs: 0 });
     else if (state === 'scheduled') wakes.push({ queue: task.queue, dueInMs: runAt - now });
     items.push({ task, created: true });
@@ -174,9 +191,12 @@ function insertPlain(db: Db, tasks: readonly NewTask[], now: number, wakes: Wake
   const states: TaskState[] = new Array(count);
   const backoffs: string[] = new Array(count);
   const payloads: string[] = new Array(count);
+  /** Trace contexts as JSON; null = none. */
+  const traces: (string | null)[] = new Array(count);
   /** Per queue, the earliest time one of its new tasks is due (ms from now). */
   const dueIn = new Map<string, number>();
   const backoffText = backoffTexts();
+  const traceText = traceTexts();
   for (let i = 0; i < count; i++) {
     const input = tasks[i] as NewTask;
     const runAt = input.runAt ?? now + (input.delayMs ?? 0);
@@ -185,6 +205,7 @@ function insertPlain(db: Db, tasks: readonly NewTask[], now: number, wakes: Wake
     states[i] = state;
     backoffs[i] = backoffText(input.backoff);
     payloads[i] = JSON.stringify(input.payload);
+    traces[i] = input.traceContext === undefined ? null : traceText(input.traceContext);
     items[i] = { task: newTaskRecord(input, { state, runAt, now, error: null, dependsOn: [] }), created: true };
     const due = runAt - now;
     const earliest = dueIn.get(input.queue);
@@ -206,7 +227,8 @@ function insertPlain(db: Db, tasks: readonly NewTask[], now: number, wakes: Wake
       x.maxAttempts === y.maxAttempts &&
       x.timeoutMs === y.timeoutMs &&
       x.deadline === y.deadline &&
-      backoffs[a] === backoffs[b]
+      backoffs[a] === backoffs[b] &&
+      (traces[a] === null) === (traces[b] === null)
     );
   };
 
@@ -215,6 +237,8 @@ function insertPlain(db: Db, tasks: readonly NewTask[], now: number, wakes: Wake
     while (start < end) {
       const left = end - start;
       const size = PLAIN_CHUNKS.find((chunk) => chunk <= left) as number;
+      let traced = false;
+      for (let i = start; i < start + size && !traced; i++) traced = traces[i] !== null;
       const params: unknown[] = [];
       for (let i = start; i < start + size; i++) {
         const input = tasks[i] as NewTask;
@@ -224,8 +248,10 @@ function insertPlain(db: Db, tasks: readonly NewTask[], now: number, wakes: Wake
         } else {
           params.push(input.id, runAts[i], payloads[i]);
         }
+        if (traced) params.push(traces[i]);
       }
-      const written = shape === null ? plainInsert(db, size).run(...params).changes : sharedInsert(db, size).run(...params, shape).changes;
+      const written =
+        shape === null ? plainInsert(db, size, traced).run(...params).changes : sharedInsert(db, size, traced).run(...params, shape).changes;
       if (written !== size) resolveExisting(db, tasks, items, start, size, before);
       start += size;
     }
@@ -270,24 +296,54 @@ function insertPlain(db: Db, tasks: readonly NewTask[], now: number, wakes: Wake
   }
   if (count > 0) flushRun();
 
+  const log = eventLog(db, now);
+  if (log !== null) submitted(log, items, states);
+
   // One note per queue: a waiter wakes at the earliest due time it is told of.
   for (const [queue, dueInMs] of dueIn) wakes.push({ queue, dueInMs });
   return items;
 }
 
-function plainInsert(db: Db, rows: number): Statement<unknown[]> {
-  const sql = sqlForRows('insert-plain', rows, (n) => multiRowInsert(PLAIN_ROW, n));
+/** `task:submitted` for each task the plain path created. */
+function submitted(log: EventLog, items: InsertTasksResult['items'], states: readonly TaskState[]): void {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as InsertTasksResult['items'][number];
+    if (!item.created) continue;
+    const task = item.task;
+    log.add(EV.submitted, task.id, task.queue, task.type, 0, states[i] as TaskState);
+  }
+}
+
+function plainInsert(db: Db, rows: number, traced: boolean): Statement<unknown[]> {
+  const sql = traced
+    ? sqlForRows('insert-plain-traced', rows, (n) => multiRowInsert(TRACED_COLUMNS, PLAIN_ROW_TRACED, n))
+    : sqlForRows('insert-plain', rows, (n) => multiRowInsert(PLAIN_COLUMNS, PLAIN_ROW, n));
   return prepared<unknown[]>(db, sql);
 }
 
-function sharedInsert(db: Db, rows: number): Statement<unknown[]> {
-  const sql = sqlForRows('insert-shared', rows, (n) => multiRowInsert(SHARED_ROW, n));
+function sharedInsert(db: Db, rows: number, traced: boolean): Statement<unknown[]> {
+  const sql = traced
+    ? sqlForRows('insert-shared-traced', rows, (n) => multiRowInsert(TRACED_COLUMNS, SHARED_ROW_TRACED, n))
+    : sqlForRows('insert-shared', rows, (n) => multiRowInsert(PLAIN_COLUMNS, SHARED_ROW, n));
   return prepared<unknown[]>(db, sql);
 }
 
-function multiRowInsert(row: string, rows: number): string {
-  return `INSERT OR FAIL INTO tasks ${INSERT_COLUMNS} VALUES ${new Array<string>(rows).fill(row).join(', ')}
+function multiRowInsert(columns: string, row: string, rows: number): string {
+  return `INSERT OR FAIL INTO tasks ${columns} VALUES ${new Array<string>(rows).fill(row).join(', ')}
      ON CONFLICT (id) DO NOTHING`;
+}
+
+/** `JSON.stringify` of trace contexts, remembering the last one (a batch submitted in one span shares it). */
+function traceTexts(): (carrier: TraceCarrier) => string {
+  let last: TraceCarrier | null = null;
+  let lastText = '';
+  return (carrier) => {
+    if (carrier !== last) {
+      last = carrier;
+      lastText = JSON.stringify(carrier);
+    }
+    return lastText;
+  };
 }
 
 const BACKOFF_KEYS = ['kind', 'delayMs', 'maxDelayMs', 'jitter'] as const;
@@ -430,7 +486,7 @@ function newTaskRecord(
   s: { state: TaskState; runAt: number; now: number; error: TaskError | null; dependsOn: string[] },
 ): Task {
   const finished = s.state === 'cancelled';
-  return {
+  const task: Task = {
     id: input.id,
     queue: input.queue,
     type: input.type,
@@ -456,4 +512,6 @@ function newTaskRecord(
     leaseExpiresAt: null,
     cancelRequested: false,
   };
+  if (input.traceContext !== undefined) task.traceContext = { ...input.traceContext };
+  return task;
 }

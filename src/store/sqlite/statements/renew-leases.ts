@@ -1,4 +1,5 @@
 import type { RenewLeasesParams, RenewLeasesResult } from '../../store.js';
+import { EV, eventLog } from './events.js';
 import { LEASED_ROW, tokenRowid } from './lease.js';
 import { prepared, type Db } from './prepared.js';
 
@@ -10,17 +11,33 @@ import { prepared, type Db } from './prepared.js';
 export function renewLeases(db: Db, p: RenewLeasesParams): RenewLeasesResult {
   const now = p.now ?? Date.now();
   const leaseExpiresAt = now + p.leaseMs;
-  // `progress` is JSON text (JSON null is the text 'null'), so SQL NULL can only mean "none sent".
-  const renew = prepared<[number, string | null, number | null, string, string, string, string], number>(
+  const renew = prepared<[number, number | null, string, string, string, string], number>(
     db,
-    `UPDATE tasks SET lease_expires_at = ?, progress = coalesce(?, progress)
+    `UPDATE tasks SET lease_expires_at = ?
      WHERE ${LEASED_ROW}
      RETURNING cancel_requested`,
   ).pluck();
+  // A lease with progress: stored, and returned for its `task:progress` event.
+  const renewWithProgress = prepared<[number, string, number | null, string, string, string, string], [number, string, number]>(
+    db,
+    `UPDATE tasks SET lease_expires_at = ?, progress = ?
+     WHERE ${LEASED_ROW}
+     RETURNING cancel_requested, type, attempt`,
+  ).raw();
+  const log = eventLog(db, now);
   const result: RenewLeasesResult = { renewed: [], lost: [], cancelRequested: [] };
   for (const lease of p.leases) {
-    const progress = lease.progress === undefined ? null : JSON.stringify(lease.progress);
-    const cancelRequested = renew.get(leaseExpiresAt, progress, tokenRowid(lease.token), lease.id, lease.id, lease.queue, lease.token);
+    let cancelRequested: number | undefined;
+    const rowid = tokenRowid(lease.token);
+    if (lease.progress === undefined) {
+      cancelRequested = renew.get(leaseExpiresAt, rowid, lease.id, lease.id, lease.queue, lease.token);
+    } else {
+      const row = renewWithProgress.get(leaseExpiresAt, JSON.stringify(lease.progress), rowid, lease.id, lease.id, lease.queue, lease.token);
+      if (row !== undefined) {
+        cancelRequested = row[0];
+        log?.addDetailed(EV.progress, lease.id, lease.queue, row[1], row[2], 'processing', lease.progress);
+      }
+    }
     if (cancelRequested === undefined) {
       result.lost.push(lease.id);
       continue;

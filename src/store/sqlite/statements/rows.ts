@@ -1,4 +1,4 @@
-import type { BackoffPolicy, ClaimedTask, JsonValue, Task, TaskError, TaskState } from '../../../types.js';
+import type { BackoffPolicy, ClaimedTask, JsonValue, Task, TaskError, TaskState, TraceCarrier } from '../../../types.js';
 import { ERROR_HISTORY_LIMIT } from '../../../types.js';
 
 /**
@@ -40,6 +40,7 @@ export const COL = {
   result: 23,
   payload: 24,
   claimedAt: 25,
+  traceContext: 26,
 } as const;
 
 /** A parsed `TASK_JSON` row. */
@@ -70,6 +71,7 @@ export type TaskRaw = [
   result: JsonValue | null,
   payload: JsonValue,
   claimedAt: number | null,
+  traceContext: TraceCarrier | null,
 ];
 
 const quoted = (column: string): string => `json_quote(${column})`;
@@ -103,6 +105,7 @@ export const TASK_JSON = `concat('[', ${[
   jsonOrNull('result'),
   'payload',
   quoted('claimed_at'),
+  jsonOrNull('trace_context'),
 ].join(", ',', ")}, ']')`;
 
 /**
@@ -131,6 +134,7 @@ export const CLAIMED = {
   progress: 16,
   result: 17,
   payload: 18,
+  traceContext: 19,
 } as const;
 
 /** A parsed `CLAIMED_JSON` row. */
@@ -154,6 +158,7 @@ export type ClaimedRaw = [
   progress: JsonValue | null,
   result: JsonValue | null,
   payload: JsonValue,
+  traceContext: TraceCarrier | null,
 ];
 
 /**
@@ -181,6 +186,7 @@ export const CLAIMED_JSON = `concat('[', ${[
   jsonOrNull('progress'),
   jsonOrNull('result'),
   'payload',
+  jsonOrNull('trace_context'),
 ].join(", ',', ")}, ']')`;
 
 /** What the claim knows of every row it leased. */
@@ -192,7 +198,7 @@ export interface ClaimContext {
 }
 
 export function claimedJsonToTask(row: ClaimedRaw, lease: ClaimContext): ClaimedTask {
-  return {
+  const task: ClaimedTask = {
     id: row[CLAIMED.id],
     queue: lease.queue,
     type: row[CLAIMED.type],
@@ -219,6 +225,10 @@ export function claimedJsonToTask(row: ClaimedRaw, lease: ClaimContext): Claimed
     cancelRequested: false,
     leaseToken: row[CLAIMED.leaseToken],
   };
+  // Absent rather than undefined when none was given, so the task reads back equal to what was written.
+  const traceContext = row[CLAIMED.traceContext];
+  if (traceContext !== null) task.traceContext = traceContext;
+  return task;
 }
 
 /** Claim order of `CLAIMED_JSON` rows: priority first (higher first), then due time, then id. */
@@ -253,7 +263,7 @@ export function parseTaskJson(text: string): TaskRaw {
 
 export function rawToTask(row: TaskRaw): Task {
   const state = row[COL.state];
-  return {
+  const task: Task = {
     id: row[COL.id],
     queue: row[COL.queue],
     type: row[COL.type],
@@ -279,6 +289,9 @@ export function rawToTask(row: TaskRaw): Task {
     leaseExpiresAt: state === 'processing' ? row[COL.leaseExpiresAt] : null,
     cancelRequested: row[COL.cancelRequested] !== 0,
   };
+  const traceContext = row[COL.traceContext];
+  if (traceContext !== null) task.traceContext = traceContext;
+  return task;
 }
 
 /** A `TASK_JSON` text as a task. */

@@ -1,6 +1,7 @@
 import { assertQueueName } from '../../../names.js';
 import type { ClaimedTask } from '../../../types.js';
 import type { StealTasksParams } from '../../store.js';
+import { eventLog } from './events.js';
 import { NEW_LEASE_TOKEN_SQL } from './lease.js';
 import { prepared, type Db } from './prepared.js';
 import { isQueuePaused } from './queues.js';
@@ -32,6 +33,7 @@ export function stealTasks(db: Db, p: StealTasksParams): ClaimedTask[] {
        ORDER BY claimed_at, priority DESC, run_at, id LIMIT ? + 0)
      RETURNING ${TASK_JSON}`,
   ).pluck();
+  const log = eventLog(db, now);
   for (const queue of new Set(p.queues)) {
     assertQueueName(queue);
     if (remaining <= 0) break;
@@ -39,7 +41,11 @@ export function stealTasks(db: Db, p: StealTasksParams): ClaimedTask[] {
     const rows = steal.all(now, p.workerId, now + p.leaseMs, queue, p.workerId, now, now, remaining).map(parseTaskJson);
     // RETURNING comes in no promised order.
     rows.sort(stealOrder);
-    for (const row of rows) stolen.push(rawToClaimedTask(row));
+    for (const row of rows) {
+      const task = rawToClaimedTask(row);
+      stolen.push(task);
+      log?.addClaimed(task.id, task.queue, task.type, task.attempt, p.workerId, undefined);
+    }
     remaining -= rows.length;
   }
   return stolen;

@@ -1,11 +1,14 @@
 -- Shared fragments, included by every per-queue script after the generated header (K_<key>,
 -- R_<record field>, ST_<state> = code, STATE_NAME, ERROR_HISTORY_LIMIT; see scripts.ts).
 -- Conventions: ARGV[1] is `now` in epoch ms or '' for the server's clock; ARGV[2] is the queue name.
--- Every script ends with `finish()`, which writes what was collected along the way once.
+-- Every script ends with `finish()`, which writes what was collected along the way once (task
+-- events included: lib/events).
 
 --- @include "lib/clock"
 local NOW = current_time(ARGV[1])
 local QUEUE = ARGV[2]
+
+--- @include "lib/events"
 
 -- ---- records -------------------------------------------------------------------------------------
 
@@ -272,14 +275,20 @@ local function clear_lease(r)
   r[R_leaseExpiresAt] = nil
 end
 
--- Ends a task for good (completed, dead or cancelled), saves it, and queues its dependents.
-local function end_task(id, r, state, err)
+-- Ends a task for good (completed, dead or cancelled), saves it, queues its dependents, and
+-- records its event: task:completed, or task:dead / task:cancelled with `err`, or with `why` when
+-- the error was pushed already.
+local function end_task(id, r, state, err, why)
   if is_finished(r[R_state]) then return end
   if r[R_state] == ST_blocked then redis.call('DEL', K_waitingPrefix .. id) end
   if err then push_error(r, err) end
   clear_lease(r)
   r[R_finishedAt] = NOW
   move(id, r, state, NOW)
+  if EVENTS_ON then
+    why = err or why
+    if why then event(END_EVENT[state], id, r, why.reason, why.message) else event(END_EVENT[state], id, r) end
+  end
   if r[R_deadline] then zrem(K_deadlines, id) end
   -- Only a task some other task waits on has a dependents set (linking marks the record).
   local has_dependents = r[R_hasDependents]
@@ -385,6 +394,7 @@ end
 -- Writes the collected side effects; every script that changes anything calls it last.
 local function finish()
   drain_work()
+  flush_events()
   write_records()
   write_ops()
   for state, delta in pairs(COUNT_DELTA) do
