@@ -14,6 +14,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['dashboard/src/**'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     files: ['scripts/**', 'bench/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },

@@ -11,6 +11,10 @@
  * Usage (the CLI): `const app = await buildHttpApp({ client, store }); await app.listen({ host, port })`.
  * The caller owns the store and the client; `app.close()` closes only the HTTP server.
  */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Client } from '../client/client.js';
@@ -92,6 +96,11 @@ export interface HttpAppOptions {
    * docs/reference/metrics.md). Absent: `/metrics` answers 404.
    */
   metrics?: Pick<ConveyorMetrics, 'metrics' | 'contentType'>;
+  /**
+   * The built web dashboard (`index.html` and `assets/`), served at `/`. Default: `dist/dashboard`
+   * of this package (built by `npm run build`); when it is missing, `/` answers a page that says so.
+   */
+  dashboardDir?: string;
 }
 
 type Method = 'GET' | 'POST' | 'DELETE';
@@ -710,6 +719,45 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     },
   });
 
+  // ---- the web dashboard (docs/dashboard.md) --------------------------------------------------------
+
+  const dashboard = new DashboardFiles(options.dashboardDir ?? defaultDashboardDir());
+  route({
+    method: 'GET',
+    url: '/',
+    scope: null,
+    tag: 'dashboard',
+    summary: "The web dashboard's page (it asks for a token itself when auth is on; the API routes it calls keep their scopes)",
+    responses: { 200: { description: 'text/html' }, 503: { description: 'text/html: the dashboard was not built (`npm run build`)' } },
+    handler: async (_request, reply) => {
+      const html = await dashboard.index();
+      void reply.headers(DASHBOARD_HEADERS).header('cache-control', 'no-cache').type('text/html; charset=utf-8');
+      if (html === null) {
+        void reply.code(503);
+        return NOT_BUILT_PAGE;
+      }
+      return html;
+    },
+  });
+  route({
+    method: 'GET',
+    url: '/assets/:file',
+    scope: null,
+    tag: 'dashboard',
+    summary: "The dashboard's scripts and styles (content-hashed names, cached for a year)",
+    params: z.object({ file: z.string() }),
+    responses: { 200: { description: 'the file' }, 404: { description: 'CONVEYOR_ROUTE_NOT_FOUND', schema: errorResponseSchema } },
+    handler: async (request, reply) => {
+      const name = (request.params as { file: string }).file;
+      const asset = await dashboard.asset(name);
+      if (asset === null) {
+        throw new ConveyorError('CONVEYOR_ROUTE_NOT_FOUND', `no dashboard asset ${JSON.stringify(name)}`, { method: request.method, url: request.url });
+      }
+      void reply.headers(DASHBOARD_HEADERS).header('cache-control', 'public, max-age=31536000, immutable').type(asset.type);
+      return asset.body;
+    },
+  });
+
   let document: object | undefined;
   route({
     method: 'GET',
@@ -722,6 +770,74 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   });
 
   return app;
+}
+
+// ---- the dashboard's files ----------------------------------------------------------------------------------
+
+const DASHBOARD_HEADERS = {
+  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+const ASSET_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+};
+
+const NOT_BUILT_PAGE = `<!doctype html><meta charset="utf-8"><title>Conveyor</title>
+<h1>The Conveyor dashboard is not built</h1>
+<p>This server runs from sources without <code>dist/dashboard/</code>. Run <code>npm run build</code>, then reload.
+The HTTP API is at <a href="/api/v1/openapi.json">/api/v1</a>.</p>
+`;
+
+/** `dist/dashboard` of this package, from the compiled file (dist/http/) or the source (src/http/). */
+function defaultDashboardDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const compiled = join(here, '..', 'dashboard');
+  return existsSync(join(compiled, 'index.html')) ? compiled : join(here, '..', '..', 'dist', 'dashboard');
+}
+
+/**
+ * Reads the built dashboard from disk, once per file (the build does not change under a running
+ * server; a missing build is looked for again on each request, so building while it runs works).
+ * Only names of `assets/` made of letters, digits, `-`, `_` and `.` are served: no path walks.
+ */
+class DashboardFiles {
+  readonly #dir: string;
+  readonly #cache = new Map<string, Buffer>();
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  async #read(path: string): Promise<Buffer | null> {
+    const cached = this.#cache.get(path);
+    if (cached) return cached;
+    try {
+      const body = await readFile(join(this.#dir, path));
+      this.#cache.set(path, body);
+      return body;
+    } catch {
+      return null;
+    }
+  }
+
+  async index(): Promise<Buffer | null> {
+    return this.#read('index.html');
+  }
+
+  async asset(name: string): Promise<{ body: Buffer; type: string } | null> {
+    if (!/^[\w-][\w.-]*$/.test(name) || name.includes('..')) return null;
+    const type = ASSET_TYPES[extname(name)];
+    if (type === undefined) return null;
+    const body = await this.#read(join('assets', name));
+    return body === null ? null : { body, type };
+  }
 }
 
 // ---- helpers ----------------------------------------------------------------------------------------------
