@@ -48,6 +48,8 @@ export interface Queue {
   name: string;
   paused: boolean;
   counts: Counts;
+  /** Due time of the pending task that has waited longest; null when none is pending. */
+  oldestPendingAt: number | null;
 }
 
 export interface Worker {

@@ -25,6 +25,8 @@ import { throttle, useHash, useLoad } from './hooks.js';
 import './style.css';
 
 const FINISHED = new Set(['completed', 'dead', 'cancelled']);
+/** A task id: 26 characters of Crockford base32 (ids are case-insensitive). */
+const TASK_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 
 const time = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '—' : new Date(ms).toLocaleString());
 function ago(ms: number): string {
@@ -121,6 +123,7 @@ function Overview() {
                 <th key={s}>{s}</th>
               ))}
               <th>avg wait (15 min)</th>
+              <th>oldest pending</th>
             </tr>
           </thead>
           <tbody>
@@ -137,12 +140,15 @@ function Overview() {
                     </td>
                   ))}
                   <td class="num">{w === undefined ? '—' : `${Math.round(w.sum / w.n)} ms`}</td>
+                  <td class="num" data-testid="oldest-pending" title={time(q.oldestPendingAt)}>
+                    {q.oldestPendingAt === null ? '—' : `due ${ago(q.oldestPendingAt)}`}
+                  </td>
                 </tr>
               );
             })}
             {list.length === 0 ? (
               <tr>
-                <td colSpan={STATES.length + 2}>no queue yet</td>
+                <td colSpan={STATES.length + 3}>no queue yet</td>
               </tr>
             ) : null}
           </tbody>
@@ -216,15 +222,48 @@ function Tasks({ params }: { params: URLSearchParams }) {
     else next.set(name, value);
     location.hash = `#/tasks${next.toString() === '' ? '' : `?${next}`}`;
   };
+  /**
+   * A task id opens the task; else an idempotency key: `queue:key`, or a key in the queue filter's
+   * queue (queue names hold no ":", so the first ":" splits). An id-shaped text that is no task's id
+   * is tried as a key too.
+   */
   const find = async (e: Event): Promise<void> => {
     e.preventDefault();
-    const id = search.trim();
-    if (id === '') return;
+    const text = search.trim();
+    if (text === '') return;
     try {
-      const task = await api<Task>('GET', `/tasks/${encodeURIComponent(id)}`);
-      location.hash = `#/tasks/${task.id}`;
+      if (TASK_ID.test(text)) {
+        const task = await api<Task>('GET', `/tasks/${encodeURIComponent(text)}`).catch((err: unknown) => {
+          if (err instanceof ApiError && err.status === 404) return null;
+          throw err;
+        });
+        if (task !== null) {
+          location.hash = `#/tasks/${task.id}`;
+          return;
+        }
+      }
+      const tries: [string, string][] = [];
+      if (queue !== '') tries.push([queue, text]);
+      const colon = text.indexOf(':');
+      if (colon > 0 && colon < text.length - 1) tries.push([text.slice(0, colon), text.slice(colon + 1)]);
+      if (tries.length === 0) {
+        setSearchError(`no task ${text}: to find a task by its key, pick a queue or type queue:key`);
+        return;
+      }
+      for (const [q, key] of tries) {
+        const found = await api<{ tasks: Task[] }>('GET', `/tasks${query({ queue: q, key })}`).catch((err: unknown) => {
+          if (err instanceof ApiError && err.status === 400) return { tasks: [] };
+          throw err;
+        });
+        const task = found.tasks[0];
+        if (task !== undefined) {
+          location.hash = `#/tasks/${task.id}`;
+          return;
+        }
+      }
+      setSearchError(`no task ${text} (${tries.map(([q, key]) => `key ${JSON.stringify(key)} in queue ${q}`).join(', nor ')})`);
     } catch (err) {
-      setSearchError(err instanceof ApiError && err.status === 404 ? `no task ${id}` : (err as Error).message);
+      setSearchError((err as Error).message);
     }
   };
   return (
@@ -258,8 +297,8 @@ function Tasks({ params }: { params: URLSearchParams }) {
           <input name="type" value={type} placeholder="any" onChange={(e) => setFilter('type', e.currentTarget.value.trim())} />
         </label>
         <label>
-          task id
-          <input name="id" value={search} placeholder="01J…" onInput={(e) => setSearch(e.currentTarget.value)} />
+          task id or key
+          <input name="id" value={search} placeholder="01J… or queue:key" onInput={(e) => setSearch(e.currentTarget.value)} />
         </label>
         <button type="submit">Open</button>
       </form>
@@ -314,12 +353,13 @@ function Field({ name, children }: { name: string; children: ComponentChildren }
 function TaskPage({ id }: { id: string }) {
   const loaded = useLoad(async () => {
     const task = await api<Task>('GET', `/tasks/${encodeURIComponent(id)}`);
-    const [queues, workers, deps] = await Promise.all([
+    const [queues, workers, deps, dependents] = await Promise.all([
       api<{ queues: Queue[] }>('GET', '/queues'),
       api<{ workers: Worker[] }>('GET', '/workers'),
       Promise.all(task.dependsOn.map((d) => api<Task>('GET', `/tasks/${d}`).catch(() => null))),
+      api<{ tasks: Task[] }>('GET', `/tasks/${encodeURIComponent(task.id)}/dependents`),
     ]);
-    return { task, queue: queues.queues.find((q) => q.name === task.queue), workers: workers.workers, deps };
+    return { task, queue: queues.queues.find((q) => q.name === task.queue), workers: workers.workers, deps, dependents: dependents.tasks };
   }, [id]);
   const queueName = loaded.data?.task.queue;
   useEffect(() => {
@@ -330,7 +370,7 @@ function TaskPage({ id }: { id: string }) {
     });
   }, [id, queueName]);
   if (loaded.data === undefined) return <Err error={loaded.error ?? undefined} />;
-  const { task, queue, workers, deps } = loaded.data;
+  const { task, queue, workers, deps, dependents } = loaded.data;
   const why = FINISHED.has(task.state) ? [] : reasons(task, queue, workers, deps);
   const timeline: [number, string][] = [[task.createdAt, 'created']];
   if (task.runAt !== task.createdAt) timeline.push([task.runAt, task.state === 'scheduled' ? 'due' : 'due (last)']);
@@ -391,6 +431,22 @@ function TaskPage({ id }: { id: string }) {
                   {deps[i] ? <State state={deps[i].state} /> : 'not found'}
                 </div>
               ))}
+        </Field>
+        <Field name="waiting on it">
+          <div data-testid="dependents">
+            {dependents.length === 0
+              ? FINISHED.has(task.state)
+                ? '— (nothing waits on a finished task)'
+                : '—'
+              : dependents.map((d) => (
+                  <div key={d.id}>
+                    <a class="mono" href={`#/tasks/${d.id}`}>
+                      {d.id}
+                    </a>{' '}
+                    {d.type} in {d.queue} <State state={d.state} />
+                  </div>
+                ))}
+          </div>
         </Field>
       </dl>
       <h2>Timeline</h2>
@@ -564,6 +620,17 @@ function Workers() {
   );
 }
 
+/** The schedule as a `POST /schedules` body (its definition) with `paused` flipped; it keeps its last run. */
+function togglePaused(s: Schedule): Record<string, unknown> {
+  return {
+    name: s.name,
+    ...(s.cron !== null ? { cron: s.cron, ...(s.timezone !== null ? { timezone: s.timezone } : {}) } : { every: s.everyMs }),
+    task: s.task,
+    missedRuns: s.missedRuns,
+    paused: !s.paused,
+  };
+}
+
 function Schedules() {
   const schedules = useLoad(() => api<{ schedules: Schedule[] }>('GET', '/schedules'), []);
   const [form, setForm] = useState({ name: '', when: '', type: '', queue: 'default', payload: '' });
@@ -615,6 +682,9 @@ function Schedules() {
                 <td>{time(s.nextRunAt)}</td>
                 <td>{time(s.lastRunAt)}</td>
                 <td>
+                  <button onClick={() => void act(s.paused ? 'resume' : 'pause', () => api('POST', '/schedules', togglePaused(s)), schedules.reload)}>
+                    {s.paused ? 'Resume' : 'Pause'}
+                  </button>{' '}
                   <button
                     class="danger"
                     onClick={() => void act('delete', () => api('DELETE', `/schedules/${encodeURIComponent(s.name)}`), schedules.reload, `Delete schedule ${s.name}?`)}

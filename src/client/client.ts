@@ -17,6 +17,7 @@ import { DeadLetterQueue } from './dead-letter.js';
 import { ClientSchedules } from './schedules.js';
 import { Submitter, type ClientDefaults, type SubmitResult } from './submit.js';
 import {
+  idempotencyKeySchema,
   issuesError,
   listOptionsSchema,
   parseInput,
@@ -70,6 +71,11 @@ export interface QueueSummary {
   name: string;
   paused: boolean;
   counts: Record<TaskState, number>;
+  /**
+   * Due time (epoch ms) of the `pending` task that has waited longest, null when none is pending:
+   * how far behind the queue is (now − this).
+   */
+  oldestPendingAt: number | null;
 }
 
 export class Client {
@@ -143,10 +149,16 @@ export class Client {
   /**
    * Tasks newest first, filtered by `queue`, `state` and `type`; `limit` 1–1000 (default 50);
    * follow `nextCursor` for the next page (a page may be shorter than `limit`). An unknown queue
-   * is an empty list, not an error.
+   * is an empty list, not an error. With `key` (and `queue`, required then): the task holding that
+   * idempotency key, if it also passes the other filters: a page of 0 or 1, `nextCursor` null.
    */
   async list(options: ListOptions = {}): Promise<ListTasksResult> {
-    const { queue, state, type, limit, cursor } = parseInput(listOptionsSchema, options, 'invalid list options');
+    const { queue, state, type, key, limit, cursor } = parseInput(listOptionsSchema, options, 'invalid list options');
+    if (key !== undefined && queue !== undefined) {
+      const [task] = await this.#store.findTasksByKey({ items: [{ queue, key }] });
+      const matches = task !== null && task !== undefined && (state === undefined || task.state === state) && (type === undefined || task.type === type);
+      return { tasks: matches ? [task] : [], nextCursor: null };
+    }
     return this.#store.listTasks({
       limit,
       cursor: cursor ?? null,
@@ -154,6 +166,27 @@ export class Client {
       ...(state === undefined ? {} : { state }),
       ...(type === undefined ? {} : { type }),
     });
+  }
+
+  /** The task holding idempotency key `key` in `queue`, or null (never submitted, or deleted by retention). */
+  async findByKey(queue: string, key: string): Promise<Task | null> {
+    const q = parseInput(queueNameSchema, queue, 'invalid queue name', 'queue');
+    const k = parseInput(idempotencyKeySchema, key, 'invalid idempotency key', 'key');
+    const [task] = await this.#store.findTasksByKey({ items: [{ queue: q, key: k }] });
+    return task ?? null;
+  }
+
+  /**
+   * The tasks still waiting on task `id`: `blocked` tasks that name it in `dependsOn`, while it is
+   * unfinished (Store.dependentsOf explains why not every task that ever named it), oldest first.
+   * Empty once it finished. CONVEYOR_TASK_NOT_FOUND when there is no such task.
+   */
+  async dependents(id: string): Promise<Task[]> {
+    const checked = parseInput(taskIdSchema, id, 'invalid task id', 'id');
+    const [[task], [ids]] = await Promise.all([this.#store.getTasks({ ids: [checked] }), this.#store.dependentsOf({ ids: [checked] })]);
+    if (!task) throw taskNotFound(checked);
+    if (ids === undefined || ids.length === 0) return [];
+    return (await this.#store.getTasks({ ids })).filter((t): t is Task => t !== null);
   }
 
   /**
@@ -243,10 +276,11 @@ export class Client {
 
   /** Every queue that ever held a task or was paused: its pause flag and counts, by name. */
   async queues(): Promise<QueueSummary[]> {
-    const [queues, counts] = await Promise.all([this.#store.listQueues(), this.#store.countTasks({})]);
+    const [queues, counts, oldest] = await Promise.all([this.#store.listQueues(), this.#store.countTasks({}), this.#store.oldestPending({})]);
     const countsOf = new Map(counts.map((c) => [c.queue, c.counts]));
+    const oldestOf = new Map(oldest.map((o) => [o.queue, o.oldestRunAt]));
     return queues
-      .map((q) => ({ name: q.name, paused: q.paused, counts: countsOf.get(q.name) ?? zeroCounts() }))
+      .map((q) => ({ name: q.name, paused: q.paused, counts: countsOf.get(q.name) ?? zeroCounts(), oldestPendingAt: oldestOf.get(q.name) ?? null }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -283,9 +317,13 @@ export class Client {
   }
 
   async #queue(name: string): Promise<QueueSummary> {
-    const [queues, counts] = await Promise.all([this.#store.listQueues(), this.#store.countTasks({ queue: name })]);
+    const [queues, counts, oldest] = await Promise.all([
+      this.#store.listQueues(),
+      this.#store.countTasks({ queue: name }),
+      this.#store.oldestPending({ queue: name }),
+    ]);
     const info = queues.find((q) => q.name === name);
-    return { name, paused: info?.paused ?? false, counts: counts[0]?.counts ?? zeroCounts() };
+    return { name, paused: info?.paused ?? false, counts: counts[0]?.counts ?? zeroCounts(), oldestPendingAt: oldest[0]?.oldestRunAt ?? null };
   }
 }
 

@@ -8,7 +8,7 @@ import { describeValue, durationSchema } from '../duration.js';
 import { ConveyorError } from '../errors.js';
 import { isTaskId } from '../ids.js';
 import { QUEUE_NAME_PATTERN, QUEUE_NAME_RULE, TASK_TYPE_PATTERN, TASK_TYPE_RULE } from '../names.js';
-import { validationError, type ValidationIssue } from '../schemas.js';
+import { IDEMPOTENCY_KEY_MAX_LENGTH, validationError, type ValidationIssue } from '../schemas.js';
 import { TASK_STATES } from '../types.js';
 
 /** Most items in one call: tasks in a batch, ids in `getMany` or `dead.retry`, schedules in `save`. */
@@ -53,16 +53,30 @@ const limitSchema = z
 
 const cursorSchema = z.string({ error: rule(CURSOR_ALLOWED) }).regex(CURSOR_PATTERN, { error: rule(CURSOR_ALLOWED) });
 
-export const listOptionsSchema = z.strictObject({
+const KEY_ALLOWED = `an idempotency key of 1–${IDEMPOTENCY_KEY_MAX_LENGTH} characters`;
+export const idempotencyKeySchema = z
+  .string({ error: rule(KEY_ALLOWED) })
+  .min(1, { error: rule(KEY_ALLOWED) })
+  .max(IDEMPOTENCY_KEY_MAX_LENGTH, { error: rule(KEY_ALLOWED) });
+
+export const listOptionsSchema = z
+  .strictObject({
+    queue: queueNameSchema.optional(),
+    state: stateSchema.optional(),
+    type: typeNameSchema.optional(),
+    /** The task holding this idempotency key in `queue` (which is then required): a page of 0 or 1. */
+    key: idempotencyKeySchema.optional(),
+    limit: limitSchema.default(DEFAULT_LIST_LIMIT),
+    cursor: cursorSchema.nullish(),
+  })
+  .refine((o) => o.key === undefined || o.queue !== undefined, { path: ['queue'], error: 'is required with key: keys are unique per queue' });
+export type ListOptions = z.input<typeof listOptionsSchema>;
+
+export const deadListOptionsSchema = z.strictObject({
   queue: queueNameSchema.optional(),
-  state: stateSchema.optional(),
-  type: typeNameSchema.optional(),
   limit: limitSchema.default(DEFAULT_LIST_LIMIT),
   cursor: cursorSchema.nullish(),
 });
-export type ListOptions = z.input<typeof listOptionsSchema>;
-
-export const deadListOptionsSchema = listOptionsSchema.omit({ state: true, type: true });
 export type DeadListOptions = z.input<typeof deadListOptionsSchema>;
 
 export const deadRetryOptionsSchema = z.strictObject({ queue: queueNameSchema.optional(), ids: taskIdsSchema.optional() });

@@ -49,6 +49,7 @@ import {
   DEFAULT_WAIT_TIMEOUT_MS,
   errorResponseSchema,
   extendBodySchema,
+  dependentsResponseSchema,
   extendResponseSchema,
   failBodySchema,
   finishResponseSchema,
@@ -260,7 +261,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     url: v1('/tasks'),
     scope: 'admin',
     tag: 'tasks',
-    summary: 'List tasks, newest first, filtered by queue, state and type; follow nextCursor',
+    summary: 'List tasks, newest first, filtered by queue, state and type; follow nextCursor. With queue and key: the task holding that idempotency key (0 or 1)',
     query: listOptionsSchema,
     responses: { 200: { description: 'a page', schema: taskPageSchema }, ...errorResponses(400, 401, 403) },
     handler: async (request) => client.list(queryOf(request)),
@@ -275,6 +276,17 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     params: idParamsSchema,
     responses: { 200: { description: 'the task', schema: taskSchema }, ...errorResponses(400, 401, 403, 404) },
     handler: async (request) => client.get(idOf(request)),
+  });
+
+  route({
+    method: 'GET',
+    url: v1('/tasks/:id/dependents'),
+    scope: 'admin',
+    tag: 'tasks',
+    summary: 'The tasks still waiting on this one (blocked, naming it in dependsOn), oldest first; empty once it finished',
+    params: idParamsSchema,
+    responses: { 200: { description: 'the waiting tasks', schema: dependentsResponseSchema }, ...errorResponses(400, 401, 403, 404) },
+    handler: async (request) => ({ tasks: await client.dependents(idOf(request)) }),
   });
 
   route({

@@ -167,7 +167,13 @@ export const taskPageSchema = z.object({ tasks: z.array(taskSchema), nextCursor:
 export const batchResponseSchema = z.object({ items: z.array(z.object({ task: taskSchema, created: z.boolean() })) });
 export const taskOutcomeSchema = z.object({ task: taskSchema, outcome: z.string() });
 export const statsResponseSchema = z.object({ queues: z.array(z.object({ queue: z.string(), counts: countsSchema })) });
-export const queueSummarySchema = z.object({ name: z.string(), paused: z.boolean(), counts: countsSchema });
+export const queueSummarySchema = z.object({
+  name: z.string(),
+  paused: z.boolean(),
+  counts: countsSchema,
+  oldestPendingAt: z.number().nullable().describe('due time (epoch ms) of the pending task that has waited longest; null when none is pending'),
+});
+export const dependentsResponseSchema = z.object({ tasks: z.array(taskSchema) });
 export const queuesResponseSchema = z.object({ queues: z.array(queueSummarySchema) });
 export const countResponseSchema = (field: string) => z.object({ [field]: z.number().int() });
 export const workersResponseSchema = z.object({ workers: z.array(z.record(z.string(), z.unknown())) });

@@ -44,6 +44,8 @@ const OPERATIONS = {
   listTasks: true,
   countTasks: true,
   oldestPending: true,
+  findTasksByKey: true,
+  dependentsOf: true,
   cancelTasks: true,
   retryTasks: true,
   listQueues: true,

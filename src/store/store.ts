@@ -333,6 +333,12 @@ export interface OldestPending {
   oldestRunAt: number | null;
 }
 
+/** One idempotency key to look up: keys are unique per queue. */
+export interface KeyLookup {
+  queue: string;
+  key: string;
+}
+
 export interface Store {
   readonly kind: StoreKind;
   readonly capabilities: StoreCapabilities;
@@ -408,6 +414,25 @@ export interface Store {
   listTasks(p: ListTasksParams): Promise<ListTasksResult>;
   /** Counts per queue and state; every state is present (0 when none). */
   countTasks(p: { queue?: string }): Promise<QueueCounts[]>;
+  /**
+   * Finds tasks by idempotency key: for each (queue, key), in input order, the task that holds that
+   * key in that queue, or null. A key is held from the insert that created its task until retention
+   * deletes the task (then a new submit with the key creates a new task).
+   */
+  findTasksByKey(p: { items: KeyLookup[] }): Promise<(Task | null)[]>;
+  /**
+   * Reverse dependencies: for each id, in input order, the ids of the tasks still waiting on it, in
+   * id order (oldest first). A task waits on `id` while it is `blocked` and `id` (one of its
+   * `dependsOn`) is unfinished (`blocked`, `scheduled`, `pending` or `processing`). So the answer is
+   * empty once `id` finished (completed, dead or cancelled: its dependents were released or
+   * cancelled then), and for an unknown id; a dependent that was cancelled or expired is not listed.
+   *
+   * Why not "every task that ever named it": the Redis store keeps the reverse link (its `d:<id>` set)
+   * only until the task finishes, when it resolves the dependents and drops the set, while SQLite
+   * keeps its edges for the tasks' lifetime. "Still waiting" is what both know exactly; a task's
+   * own `dependsOn` keeps the forward direction forever on both.
+   */
+  dependentsOf(p: { ids: string[] }): Promise<string[][]>;
   /** Per queue (every known queue, or one), the due time of its longest-waiting `pending` task. */
   oldestPending(p: { queue?: string }): Promise<OldestPending[]>;
   /**

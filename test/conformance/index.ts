@@ -16,6 +16,7 @@ import { insertAndIdempotencyTests } from './insert-and-idempotency.js';
 import { leadershipTests } from './leadership.js';
 import { leaseAndFencingTests } from './leases-and-fencing.js';
 import { listAndCountTests } from './list-and-count.js';
+import { lookupTests } from './lookups.js';
 import { prefetchAndStealingTests } from './prefetch-and-stealing.js';
 import { queueAndPauseTests } from './queues-and-pause.js';
 import { retentionTests } from './retention.js';
@@ -51,6 +52,7 @@ const AREAS: [title: string, area: ConformanceArea][] = [
   ['worker registry', workerRegistryTests],
   ['schedules', scheduleTests],
   ['events', eventTests],
+  ['lookups', lookupTests],
 ];
 
 export function describeStoreConformance(name: string, open: () => Promise<StoreHarness>, known: KnownDifference[] = []): void {

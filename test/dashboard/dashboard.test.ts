@@ -208,6 +208,72 @@ describe('dashboard', () => {
     });
   });
 
+  it('finds a task by id or idempotency key, lists the tasks waiting on it, shows the oldest pending task per queue', { timeout: 60_000 }, async () => {
+    const h = await open();
+    const first = await submit(h, { type: 'extract', queue: 'etl', key: 'batch-7' });
+    const second = await submit(h, { type: 'load', queue: 'etl', dependsOn: [first.id] });
+    const third = await submit(h, { type: 'index', queue: 'search', dependsOn: [first.id] });
+    await withPage(h, async (page) => {
+      // Overview: etl has a pending task (due now, so "due 0s ago" or so); search has only a blocked one.
+      await seeText(page, 'tr[data-queue=etl] [data-testid=oldest-pending]', /^due \d+s ago$/);
+      await textIs(page, 'tr[data-queue=search] [data-testid=oldest-pending]', '—');
+      await shot(page, 'overview-oldest-pending');
+
+      // queue:key without a queue filter.
+      await page.goto(`${h.base}/#/tasks`);
+      await page.fill('input[name=id]', 'etl:batch-7');
+      await page.click('button:has-text("Open")');
+      await page.waitForURL(`**/#/tasks/${first.id}`);
+      // The task page lists what waits on it, across queues.
+      await seeText(page, '[data-testid=dependents]', second.id);
+      await seeText(page, '[data-testid=dependents]', third.id);
+      await seeText(page, '[data-testid=dependents]', 'index in search');
+      await shot(page, 'task-dependents');
+
+      // A bare key with the queue filter set.
+      await page.goto(`${h.base}/#/tasks?queue=etl`);
+      await page.fill('input[name=id]', 'batch-7');
+      await page.click('button:has-text("Open")');
+      await page.waitForURL(`**/#/tasks/${first.id}`);
+
+      // An id (lower case: ids are case-insensitive); the dependent waits on nothing itself.
+      await page.goto(`${h.base}/#/tasks`);
+      await page.fill('input[name=id]', second.id.toLowerCase());
+      await page.click('button:has-text("Open")');
+      await page.waitForURL(`**/#/tasks/${second.id}`);
+      await textIs(page, '[data-testid=dependents]', '—');
+
+      // Unknown key, and a bare key without a queue.
+      await page.goto(`${h.base}/#/tasks?queue=etl`);
+      await page.fill('input[name=id]', 'batch-8');
+      await page.click('button:has-text("Open")');
+      await seeText(page, '.error', 'no task batch-8 (key "batch-8" in queue etl)');
+      await page.goto(`${h.base}/#/tasks`);
+      await page.fill('input[name=id]', 'batch-7');
+      await page.click('button:has-text("Open")');
+      await seeText(page, '.error', 'pick a queue or type queue:key');
+      await shot(page, 'tasks-key-not-found');
+    });
+    expect((await h.request('GET', `/api/v1/tasks?queue=etl&key=batch-7`)).body).toMatchObject({ tasks: [{ id: first.id }], nextCursor: null });
+    expect((await h.request('GET', `/api/v1/tasks/${first.id}/dependents`)).body.tasks.map((t: { id: string }) => t.id)).toEqual([second.id, third.id]);
+  });
+
+  it('pauses and resumes a schedule', async () => {
+    const h = await open();
+    const created = await h.request('POST', '/api/v1/schedules', { body: { name: 'hourly', every: '1h', task: { type: 'report', queue: 'reports' } } });
+    expect(created.status).toBe(201);
+    await withPage(h, async (page) => {
+      await page.goto(`${h.base}/#/schedules`);
+      await page.click('tr[data-schedule=hourly] button:has-text("Pause")');
+      await seeText(page, 'tr[data-schedule=hourly] .tag', 'paused');
+      expect((await h.request('GET', '/api/v1/schedules/hourly')).body).toMatchObject({ paused: true, everyMs: 3_600_000, task: { type: 'report', queue: 'reports' } });
+      await shot(page, 'schedules-paused');
+      await page.click('tr[data-schedule=hourly] button:has-text("Resume")');
+      await seeText(page, 'tr[data-schedule=hourly] button', 'Pause');
+      expect((await h.request('GET', '/api/v1/schedules/hourly')).body).toMatchObject({ paused: false });
+    });
+  });
+
   it('a scheduled task says until when', async () => {
     const h = await open();
     const task = await submit(h, { type: 'remind', queue: 'later', delay: '1h' });

@@ -48,6 +48,7 @@ describeForEachStore('http: OpenAPI document', (setup, kind) => {
       'POST /api/v1/tasks',
       'POST /api/v1/tasks/batch',
       'GET /api/v1/tasks/{id}',
+      'GET /api/v1/tasks/{id}/dependents',
       'GET /api/v1/tasks',
       'POST /api/v1/tasks/{id}/cancel',
       'POST /api/v1/tasks/{id}/retry',
@@ -97,7 +98,7 @@ describeForEachStore('http: OpenAPI document', (setup, kind) => {
     expect(Object.keys(submit.properties ?? {})).toEqual(expect.arrayContaining(['queue', 'type', 'payload', 'priority', 'delay', 'deadline', 'dependsOn', 'key']));
     const claim = doc.paths['/api/v1/claim']!.post!.requestBody!.content['application/json']!.schema;
     expect(Object.keys(claim.properties ?? {})).toEqual(['queues', 'workerId', 'limit', 'leaseMs', 'waitMs']);
-    expect(doc.paths['/api/v1/tasks']!.get!.parameters.map((p) => p.name)).toEqual(['queue', 'state', 'type', 'limit', 'cursor']);
+    expect(doc.paths['/api/v1/tasks']!.get!.parameters.map((p) => p.name)).toEqual(['queue', 'state', 'type', 'key', 'limit', 'cursor']);
     expect(doc.paths['/api/v1/tasks/{id}']!.get!.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path' })]);
   });
 });

@@ -71,6 +71,24 @@ describeForEachStore('http: tasks', (setup, kind) => {
     expectError(await h.request('GET', '/api/v1/tasks?colour=red'), 400, 'CONVEYOR_VALIDATION', 'colour');
   });
 
+  it('GET /tasks?queue&key finds a task by idempotency key; GET /tasks/:id/dependents lists the tasks waiting on it; /queues has oldestPendingAt', async () => {
+    const h = await openHttpTest(kind);
+    const first = (await h.request<Task>('POST', '/api/v1/tasks', { body: { type: 'extract', queue: 'etl', key: 'batch-7' } })).body;
+    const second = (await h.request<Task>('POST', '/api/v1/tasks', { body: { type: 'load', queue: 'other', dependsOn: [first.id] } })).body;
+    expect((await h.request('GET', '/api/v1/tasks?queue=etl&key=batch-7')).body).toEqual({ tasks: [first], nextCursor: null });
+    expect((await h.request('GET', '/api/v1/tasks?queue=etl&key=batch-7&state=dead')).body).toEqual({ tasks: [], nextCursor: null });
+    expect((await h.request('GET', '/api/v1/tasks?queue=other&key=batch-7')).body).toEqual({ tasks: [], nextCursor: null });
+    expectError(await h.request('GET', '/api/v1/tasks?key=batch-7'), 400, 'CONVEYOR_VALIDATION', 'queue');
+
+    expect((await h.request('GET', `/api/v1/tasks/${first.id}/dependents`)).body).toEqual({ tasks: [second] });
+    expect((await h.request('GET', `/api/v1/tasks/${second.id}/dependents`)).body).toEqual({ tasks: [] });
+    expectError(await h.request('GET', `/api/v1/tasks/${UNKNOWN_ID}/dependents`), 404, 'CONVEYOR_TASK_NOT_FOUND');
+
+    const queues = (await h.request('GET', '/api/v1/queues')).body.queues as { name: string; oldestPendingAt: number | null }[];
+    expect(queues.find((q) => q.name === 'etl')?.oldestPendingAt).toBe(first.runAt);
+    expect(queues.find((q) => q.name === 'other')?.oldestPendingAt).toBeNull();
+  });
+
   it('POST /tasks/:id/cancel and /retry; retrying a pending task is 409 TASK_NOT_RETRYABLE', async () => {
     const h = await openHttpTest(kind);
     const { task } = await h.client.submit({ type: 'a' });

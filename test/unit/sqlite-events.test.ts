@@ -194,6 +194,43 @@ describe('positions', () => {
     expect(inB).toEqual(all.filter((e) => e.queue === 'b' && e.type === 'x'));
   });
 
+  it('give back every task id exactly as written, whatever ids a call groups together', async () => {
+    const store = await open();
+    const long = 'x'.repeat(60);
+    const ids = [`${long}1`, `${long}2`, `${long}`, 'a"b\\c', 'ünïcødé-✓', 'Z', 'ZZ', 'Zz', `${long}10`, '0', '00'];
+    await store.insertTasks({ tasks: ids.map((id) => newTask({ id })) });
+    const claimed = await store.claimTasks({ queues: ['default'], workerId: 'w', limit: 100, leaseMs: 60_000 });
+    await store.finishTasks({ items: claimed.map((t) => ({ id: t.id, queue: t.queue, token: t.leaseToken, outcome: 'complete' as const, result: null })) });
+    const { events } = await store.readEvents({ after: EVENTS_START, limit: 1000 });
+    expect(events.filter((e) => e.name === 'task:submitted').map((e) => e.taskId)).toEqual(ids);
+    expect(events.filter((e) => e.name === 'task:claimed').map((e) => e.taskId)).toEqual(claimed.map((t) => t.id));
+    expect(events.filter((e) => e.name === 'task:completed').map((e) => e.taskId)).toEqual(claimed.map((t) => t.id));
+    expect(new Set(claimed.map((t) => t.id))).toEqual(new Set(ids));
+  });
+
+  it('report each completed task with its own type and attempt within one batch', async () => {
+    const store = await open();
+    const now = Date.now();
+    const tasks = [newTask({ type: 'a' }), newTask({ type: 'b' }), newTask({ type: 'a' }), newTask({ type: 'a' })];
+    await store.insertTasks({ tasks, now });
+    // The first attempt of tasks[1] and tasks[2] fails, so the batch below mixes attempts and types.
+    const first = await store.claimTasks({ queues: ['default'], workerId: 'w', limit: 4, leaseMs: 60_000, now });
+    const fail = first.filter((t) => t.id === tasks[1]!.id || t.id === tasks[2]!.id);
+    await store.finishTasks({
+      items: fail.map((t) => ({ id: t.id, queue: t.queue, token: t.leaseToken, outcome: 'fail' as const, error: { reason: 'error' as const, message: 'x' }, retryDelayMs: 0 })),
+      now,
+    });
+    const again = await store.claimTasks({ queues: ['default'], workerId: 'w', limit: 4, leaseMs: 60_000, now });
+    const leases = [...first.filter((t) => !fail.includes(t)), ...again];
+    // Twice, so that the second batch is judged against what the first one returned.
+    for (const batch of [leases.slice(0, 2), leases.slice(2)]) {
+      await store.finishTasks({ items: batch.map((t) => ({ id: t.id, queue: t.queue, token: t.leaseToken, outcome: 'complete' as const, result: null })), now });
+    }
+    const completed = (await store.readEvents({ after: EVENTS_START, limit: 1000, names: ['task:completed'] })).events;
+    expect(completed.map((e) => [e.taskId, e.type, e.attempt])).toEqual(leases.map((t) => [t.id, t.type, t.attempt]));
+    expect(new Set(completed.map((e) => e.attempt))).toEqual(new Set([1, 2]));
+  });
+
   it('refuse a malformed position with CONVEYOR_VALIDATION naming `after`', async () => {
     const store = await open();
     for (const after of ['', 'abc', '1.2.3', '-1', '1.', '.1', '1e3', ' 1', '99999999999999999']) {

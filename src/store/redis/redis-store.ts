@@ -21,6 +21,7 @@ import type {
   ListTasksParams,
   ListTasksResult,
   MaintenanceParams,
+  KeyLookup,
   OldestPending,
   QueueCounts,
   QueueInfo,
@@ -468,6 +469,90 @@ export class RedisStore implements Store {
     return queues.map((queue, i) => {
       const runAt = replies[i];
       return { queue, oldestRunAt: runAt === null || runAt === undefined ? null : Number(runAt) };
+    });
+  }
+
+  /**
+   * One HMGET of the queue's `idempotency` hash per queue asked (a plain read, no script), then the
+   * tasks through `getTasks` of that queue. A key whose task retention deleted is gone from the hash
+   * too; an id the hash names but the task hash lacks reads as null.
+   */
+  async findTasksByKey(p: { items: KeyLookup[] }): Promise<(Task | null)[]> {
+    if (p.items.length === 0) return [];
+    const byQueue = new Map<string, string[]>();
+    for (const { queue, key } of p.items) {
+      assertQueueName(queue);
+      const keys = byQueue.get(queue);
+      if (keys) keys.push(key);
+      else byQueue.set(queue, [key]);
+    }
+    const idOf = new Map<string, string>();
+    const found = new Map<string, Task>();
+    for (const [queue, keys] of byQueue) {
+      const unique = [...new Set(keys)];
+      const ids = await this.redis.hmget(this.keys.queueKey(queue, 'idempotency'), ...unique);
+      const present: string[] = [];
+      unique.forEach((key, i) => {
+        const id = ids[i];
+        if (id) {
+          idOf.set(`${queue}|${key}`, id);
+          present.push(id);
+        }
+      });
+      if (present.length === 0) continue;
+      const replies = (await this.#queueScript('getTasks', queue, ['', queue, ...present])) as (Wire | 0)[];
+      for (const reply of replies) if (reply !== 0) found.set(`${queue}|${String(reply[0])}`, decodeTask(queue, reply));
+    }
+    return p.items.map(({ queue, key }) => {
+      const id = idOf.get(`${queue}|${key}`);
+      return id === undefined ? null : (found.get(`${queue}|${id}`) ?? null);
+    });
+  }
+
+  /**
+   * The dependency's `<dependentsPrefix><id>` set (`queue|id` members) exists only while the task is
+   * unfinished; its members are then read and kept when they are still `blocked` (a member may be a
+   * dependent that was cancelled or expired since, or one whose cross-queue insert never happened).
+   */
+  async dependentsOf(p: { ids: string[] }): Promise<string[][]> {
+    if (p.ids.length === 0) return [];
+    const located = await this.#locator.locate(p.ids);
+    const pipeline = this.redis.pipeline();
+    const asked: string[] = [];
+    for (const [id, queue] of located) {
+      asked.push(id);
+      pipeline.smembers(this.keys.queueKey(queue, 'dependentsPrefix') + id);
+    }
+    const replies = asked.length === 0 ? [] : ((await pipeline.exec()) ?? []);
+    const membersOf = new Map<string, { queue: string; id: string }[]>();
+    const candidates = new Map<string, string[]>();
+    asked.forEach((id, i) => {
+      const [err, members] = replies[i] ?? [];
+      if (err) throw err;
+      const parsed = (members as string[]).map((member) => {
+        const bar = member.lastIndexOf('|');
+        return { queue: member.slice(0, bar), id: member.slice(bar + 1) };
+      });
+      membersOf.set(id, parsed);
+      for (const m of parsed) {
+        const list = candidates.get(m.queue);
+        if (list) list.push(m.id);
+        else candidates.set(m.queue, [m.id]);
+      }
+    });
+    const blocked = new Set<string>();
+    for (const [queue, ids] of candidates) {
+      const unique = [...new Set(ids)];
+      const tasks = (await this.#queueScript('getTasks', queue, ['', queue, ...unique])) as (Wire | 0)[];
+      for (const reply of tasks) {
+        if (reply === 0) continue;
+        const task = decodeTask(queue, reply);
+        if (task.state === 'blocked') blocked.add(task.id);
+      }
+    }
+    return p.ids.map((id) => {
+      const ids = (membersOf.get(id) ?? []).map((m) => m.id).filter((dependent) => blocked.has(dependent));
+      return [...new Set(ids)].sort();
     });
   }
 

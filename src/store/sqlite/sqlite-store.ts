@@ -38,6 +38,7 @@ import type {
   WorkerInfo,
 } from '../store.js';
 import { EventSignal } from './event-wait.js';
+import { DEFAULT_EVENTS_RETAIN } from '../store.js';
 import { applyMigrations } from './migrations.js';
 import { cancelTasks } from './statements/cancel-tasks.js';
 import { claimTasks, probeWork } from './statements/claim-tasks.js';
@@ -61,6 +62,8 @@ import { insertTasks } from './statements/insert-tasks.js';
 import { acquireLeadership, getLeader, renewLeadership, resignLeadership } from './statements/leadership.js';
 import { listTasks } from './statements/list-tasks.js';
 import { oldestPending } from './statements/oldest-pending.js';
+import { findTasksByKey } from './statements/find-by-key.js';
+import { dependentsOf } from './statements/dependents.js';
 import { prepared, type Db } from './statements/prepared.js';
 import { promoteDueTasks } from './statements/promote-due-tasks.js';
 import { listQueues, setQueuePaused } from './statements/queues.js';
@@ -95,8 +98,6 @@ export interface SqliteStoreOptions {
   eventsRetain?: number;
 }
 
-/** `SqliteStoreOptions.eventsRetain` when not given. */
-export const DEFAULT_EVENTS_RETAIN = 10_000;
 
 type Run = (fn: () => unknown) => unknown;
 
@@ -221,6 +222,14 @@ export class SqliteStore implements Store {
 
   async oldestPending(p: { queue?: string }): Promise<OldestPending[]> {
     return this.read((db) => oldestPending(db, p));
+  }
+
+  async findTasksByKey(p: Parameters<Store['findTasksByKey']>[0]): Promise<(Task | null)[]> {
+    return this.read((db) => findTasksByKey(db, p));
+  }
+
+  async dependentsOf(p: { ids: string[] }): Promise<string[][]> {
+    return this.read((db) => dependentsOf(db, p));
   }
 
   async cancelTasks(p: { ids: string[]; now?: number }): Promise<{ id: string; outcome: CancelOutcome }[]> {

@@ -2,7 +2,7 @@ import { assertQueueName } from '../../../names.js';
 import type { ClaimedTask } from '../../../types.js';
 import type { ClaimTasksParams } from '../../store.js';
 import { countMoved } from './counts.js';
-import { eventLog } from './events.js';
+import { EV, eventLog, type EventGroup, type EventLog } from './events.js';
 import { killPastDeadline, type DeadlineRow } from './expire-deadlines.js';
 import { NEW_LEASE_TOKEN_SQL } from './lease.js';
 import { prepared, type Db } from './prepared.js';
@@ -83,13 +83,33 @@ function claimFromQueue(
   // RETURNING comes in no promised order.
   rows.sort(claimedOrder);
   const lease = { queue, workerId, startedAt, leaseExpiresAt: expiresAt };
+  const from = out.length;
+  for (const row of rows) out.push(claimedJsonToTask(row, lease));
   const log = eventLog(db, now);
-  for (const row of rows) {
-    const task = claimedJsonToTask(row, lease);
-    out.push(task);
-    log?.addClaimed(task.id, queue, task.type, task.attempt, workerId, Math.max(0, now - task.runAt));
-  }
+  if (log !== null) claimedEvents(log, out, from, queue, workerId, now);
   return rows.length;
+}
+
+/**
+ * `task:claimed` of `tasks[from…]` (one queue, one worker) with each task's wait, added to the log's
+ * group for as long as the type and the attempt stay the same (nearly always the whole claim). Kept
+ * out of `claimFromQueue`, whose loop stays as small for the compiler as without events.
+ */
+function claimedEvents(log: EventLog, tasks: readonly ClaimedTask[], from: number, queue: string, workerId: string, now: number): void {
+  let group: EventGroup | null = null;
+  let type = '';
+  let attempt = -1;
+  for (let i = from; i < tasks.length; i++) {
+    const task = tasks[i] as ClaimedTask;
+    if (group === null || task.type !== type || task.attempt !== attempt) {
+      type = task.type;
+      attempt = task.attempt;
+      group = log.group(EV.claimed, queue, type, attempt, 'processing', workerId, true);
+    }
+    log.push(group, task.id);
+    const waitMs = now - task.runAt;
+    (group[4] as number[]).push(waitMs > 0 ? waitMs : 0);
+  }
 }
 
 function pastDeadline(db: Db, queue: string, now: number): DeadlineRow[] {

@@ -28,8 +28,10 @@ import { prepared, type Db } from './prepared.js';
  *
  * `name` and `state` are small integers (`NAMES`, `STATES`: fixed here and append-only, since rows
  * outlive versions). The claimed events' worker is the context's `w`. So a claim of 100 tasks of one
- * queue and type is one context and one tuple: about 30 bytes an event, most of it the task id, and
- * little for JavaScript to build or JSON.stringify to walk.
+ * queue and type is one context and one tuple, about 3 KB (mostly the ids), built with a push or
+ * two per task and little for JSON.stringify to walk. (Packing each id against the one before it
+ * halved the rows and saved about a WAL frame per call, but cost more CPU than that saved until the
+ * code was optimized, a large part of a short-lived process: measured, not kept.)
  *
  * Reading. A position (a cursor, and every event's id) is `<row id>` = after every event of that row,
  * or `<row id>.<k>` = after its first k events (counting events, not entries). Event k (0-based) of
@@ -74,7 +76,6 @@ export type EventCode = (typeof EV)[keyof typeof EV];
 
 /** Tuple codes of the states. Persisted: append only. */
 const STATES: readonly TaskState[] = ['blocked', 'scheduled', 'pending', 'processing', 'completed', 'dead', 'cancelled'];
-const PROCESSING = 3;
 const STATE_CODES: Record<TaskState, number> = {
   blocked: 0,
   scheduled: 1,
@@ -84,6 +85,9 @@ const STATE_CODES: Record<TaskState, number> = {
   dead: 5,
   cancelled: 6,
 };
+
+/** A tuple of events without details: `[code, ids, attempt, state]`, or `[…, waits]` for claims. */
+export type EventGroup = [code: EventCode, ids: string[], attempt: number, state: number, waits?: number[]];
 
 /** Which keys a context entry sets. */
 interface Context {
@@ -101,34 +105,46 @@ export class EventLog {
   private type: string | null = null;
   private worker: string | null = null;
   /** The last tuple, while more ids may join it. */
-  private open: unknown[] | null = null;
+  private open: EventGroup | null = null;
+  /**
+   * The type and attempt the last completions had: a batched completion returns only the rowid of
+   * a row that has them (finish-tasks.ts), the common case, and text for the others.
+   */
+  completedType = '';
+  completedAttempt = 1;
 
-  /** An event without details (submitted, completed, reclaimed, released, retried). */
-  add(code: EventCode, id: string, queue: string, type: string, attempt: number, state: TaskState): void {
-    this.context(queue, type, null);
+  /**
+   * The tuple the next events of `code` with these values join: the open one when it matches, else
+   * a new one (after a context entry when queue, type or worker changed). Callers add each task with
+   * `push(tuple, id)` and, for claims (`waits`), push its wait onto `tuple[4]`; a loop over a batch
+   * asks again only when the type or attempt changes, so an event costs it little.
+   */
+  group(code: EventCode, queue: string, type: string, attempt: number, state: TaskState, worker: string | null, waits: boolean): EventGroup {
+    this.context(queue, type, worker);
     const s = STATE_CODES[state];
     const open = this.open;
-    if (open !== null && open[0] === code && open[2] === attempt && open[3] === s && open.length === 4) {
-      (open[1] as string[]).push(id);
-      return;
-    }
-    const tuple: unknown[] = [code, [id], attempt, s];
+    if (open !== null && open[0] === code && open[2] === attempt && open[3] === s && open.length === (waits ? 5 : 4)) return open;
+    const tuple: EventGroup = waits ? [code, [], attempt, s, []] : [code, [], attempt, s];
     this.entries.push(tuple);
     this.open = tuple;
+    return tuple;
   }
 
-  /** `task:claimed` by `workerId`; `waitMs` undefined for a steal. */
+  /** Adds task `id` to `tuple`, the open tuple (just returned by `group`). */
+  push(tuple: EventGroup, id: string): void {
+    tuple[1].push(id);
+  }
+
+  /** One event without details (submitted, completed, reclaimed, released, retried). */
+  add(code: EventCode, id: string, queue: string, type: string, attempt: number, state: TaskState): void {
+    this.push(this.group(code, queue, type, attempt, state, null, false), id);
+  }
+
+  /** One `task:claimed` by `workerId`; `waitMs` undefined for a steal. */
   addClaimed(id: string, queue: string, type: string, attempt: number, workerId: string, waitMs: number | undefined): void {
-    this.context(queue, type, workerId);
-    const open = this.open;
-    if (open !== null && open[0] === EV.claimed && open[2] === attempt && (open.length === 5) === (waitMs !== undefined)) {
-      (open[1] as string[]).push(id);
-      if (waitMs !== undefined) (open[4] as number[]).push(waitMs);
-      return;
-    }
-    const tuple: unknown[] = waitMs === undefined ? [EV.claimed, [id], attempt, PROCESSING] : [EV.claimed, [id], attempt, PROCESSING, [waitMs]];
-    this.entries.push(tuple);
-    this.open = tuple;
+    const tuple = this.group(EV.claimed, queue, type, attempt, 'processing', workerId, waitMs !== undefined);
+    this.push(tuple, id);
+    if (waitMs !== undefined) (tuple[4] as number[]).push(waitMs);
   }
 
   /** An event with details (progress, failed, dead, cancelled), in the order the format lists them. */
@@ -330,7 +346,8 @@ export function scanEvents(db: Db, from: EventPosition, p: Pick<ReadEventsParams
         continue;
       }
       for (let j = Math.max(0, skip - n); j < count; j++) {
-        events.push(toEvent(entry, j, `${rowId}.${n + j + 1}`, name, at, queue, type, worker));
+        const taskId = typeof ids === 'string' ? ids : (ids[j] as string);
+        events.push(toEvent(entry, taskId, j, `${rowId}.${n + j + 1}`, name, at, queue, type, worker));
         if (events.length >= limit) {
           position = { row: rowId, k: n + j + 1 };
           full = true;
@@ -347,14 +364,23 @@ export function scanEvents(db: Db, from: EventPosition, p: Pick<ReadEventsParams
   return { events, position, capped: scanned >= MAX_SCAN_ROWS };
 }
 
-/** Event `j` of a body tuple. */
-function toEvent(entry: unknown[], j: number, id: string, name: TaskEventName, at: number, queue: string, type: string, worker: string): TaskEvent {
-  const ids = entry[1] as string | string[];
+/** Event `j` of a body tuple, about task `taskId`. */
+function toEvent(
+  entry: unknown[],
+  taskId: string,
+  j: number,
+  id: string,
+  name: TaskEventName,
+  at: number,
+  queue: string,
+  type: string,
+  worker: string,
+): TaskEvent {
   const event: TaskEvent = {
     id,
     name,
     at,
-    taskId: typeof ids === 'string' ? ids : (ids[j] as string),
+    taskId,
     queue,
     type,
     attempt: entry[2] as number,

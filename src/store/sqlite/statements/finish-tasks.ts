@@ -3,7 +3,7 @@ import type { FinishItem, FinishOutcome, FinishTasksParams, FinishTasksResult } 
 import type { WakeNote } from '../wake.js';
 import { countMoved } from './counts.js';
 import { endTask, unblockDependentsOf } from './dependencies.js';
-import { EV, eventLog, type EventLog } from './events.js';
+import { EV, eventLog, type EventGroup, type EventLog } from './events.js';
 import { LEASED_ROW, tokenRowid } from './lease.js';
 import { prepared, sqlForRows, type Db, type Statement } from './prepared.js';
 import { appendError, taskError } from './rows.js';
@@ -68,14 +68,22 @@ function completeAll(db: Db, items: readonly CompleteItem[], now: number, wakes:
   /** Completions per queue, for the counts (a batch is usually of one queue). */
   const perQueue = new Map<string, number>();
   const log = eventLog(db, now);
-  /** `done`: what the completing statement returned of the row (`COMPLETED_ROW`), undefined = lease lost. */
-  const record = (i: number, done: string | undefined): void => {
+  // For `task:completed`, each completed task's `<attempt> <type>`, or null when they are the log's
+  // guess (see completedEvents).
+  const guessType = log?.completedType ?? '';
+  const guessAttempt = log?.completedAttempt ?? 0;
+  const completedItems: CompleteItem[] = [];
+  const completedRows: (string | null)[] = [];
+  /** `done`: `<attempt> <type>` of the completed row, null = the guess, undefined = lease lost. */
+  const record = (i: number, done: string | null | undefined): void => {
     const item = items[i] as CompleteItem;
     out[i] = { id: item.id, outcome: done !== undefined ? 'completed' : 'lease_lost' };
     if (done === undefined) return;
     completed.push(item.id);
     perQueue.set(item.queue, (perQueue.get(item.queue) ?? 0) + 1);
-    if (log !== null) completedEvent(log, item, done);
+    if (log === null) return;
+    completedItems.push(item);
+    completedRows.push(done);
   };
   if (byRowid) {
     let start = 0;
@@ -87,14 +95,18 @@ function completeAll(db: Db, items: readonly CompleteItem[], now: number, wakes:
         const item = items[i] as CompleteItem;
         params.push(rowids[i], item.id, item.queue, item.token, item.result === null ? null : JSON.stringify(item.result));
       }
-      const done = new Map<number, string>();
+      const done = new Map<number, string | null>();
       if (log === null) {
         // No events: only which rows completed matters.
-        for (const rowid of completeChunkRowids(db, size).all(...params, now)) done.set(rowid, '');
+        for (const rowid of completeChunkRowids(db, size).all(...params, now)) done.set(rowid, null);
       } else {
-        for (const text of completeChunk(db, size).all(...params, now)) {
-          const space = text.indexOf(' ');
-          done.set(Number(text.slice(0, space)), text.slice(space + 1));
+        for (const value of completeChunk(db, size).all(...params, now, guessType, guessAttempt)) {
+          if (typeof value === 'number') {
+            done.set(value, null);
+            continue;
+          }
+          const space = value.indexOf(' ');
+          done.set(Number(value.slice(0, space)), value.slice(space + 1));
         }
       }
       for (let i = start; i < start + size; i++) record(i, done.get(rowids[i] as number));
@@ -107,14 +119,50 @@ function completeAll(db: Db, items: readonly CompleteItem[], now: number, wakes:
       record(i, complete.get(result, now, tokenRowid(item.token), item.id, item.id, item.queue, item.token));
     });
   }
+  if (log !== null) completedEvents(log, completedItems, completedRows);
   for (const [queue, n] of perQueue) countMoved(db, queue, 'processing', 'completed', n);
   unblockDependentsOf(db, completed, now, wakes);
   return { items: out };
 }
 
 /**
+ * `task:completed` of `items`, each with what its statement returned (`rows`: `<attempt> <type>`, or
+ * null when they were the log's guess), added to the log's group for as long as queue, type and
+ * attempt stay the same. The batched statement returns only the rowid (a number, as cheap as without
+ * events) of a row whose type and attempt are the ones the last completions had, and text for any
+ * other; the guess then becomes the last batch's. Kept out of `completeAll`, which stays as small
+ * for the compiler as without events.
+ */
+function completedEvents(log: EventLog, items: readonly CompleteItem[], rows: readonly (string | null)[]): void {
+  let group: EventGroup | null = null;
+  let queue = '';
+  let type = log.completedType;
+  let attempt = log.completedAttempt;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as CompleteItem;
+    const row = rows[i] as string | null;
+    let rowType = log.completedType;
+    let rowAttempt = log.completedAttempt;
+    if (row !== null) {
+      const space = row.indexOf(' ');
+      rowAttempt = Number(row.slice(0, space));
+      rowType = row.slice(space + 1);
+    }
+    if (group === null || item.queue !== queue || rowType !== type || rowAttempt !== attempt) {
+      queue = item.queue;
+      type = rowType;
+      attempt = rowAttempt;
+      group = log.group(EV.completed, queue, type, attempt, 'completed', null, false);
+    }
+    log.push(group, item.id);
+  }
+  log.completedType = type;
+  log.completedAttempt = attempt;
+}
+
+/**
  * What a completion returns of each row it completed, for its event: `<attempt> <type>` (one text:
- * better-sqlite3 hands over columns one at a time). The batched one puts the rowid in front.
+ * better-sqlite3 hands over columns one at a time, each costing more than SQLite's concatenation).
  */
 const COMPLETED_ROW = "tasks.attempt || ' ' || tasks.type";
 
@@ -135,10 +183,15 @@ function completeChunkSql(rows: number, returning: string): string {
      RETURNING ${returning}`;
 }
 
-/** With events: `<rowid> <attempt> <type>` of each completed row. */
-function completeChunk(db: Db, rows: number): Statement<unknown[], string> {
-  const sql = sqlForRows('complete', rows, (n) => completeChunkSql(n, `tasks.rowid || ' ' || ${COMPLETED_ROW}`));
-  return prepared<unknown[], string>(db, sql).pluck();
+/**
+ * With events: the rowid of each completed row whose type and attempt are the last two parameters
+ * (a number, as cheap to return as the rowid alone), `<rowid> <attempt> <type>` of any other.
+ */
+function completeChunk(db: Db, rows: number): Statement<unknown[], number | string> {
+  const sql = sqlForRows('complete', rows, (n) =>
+    completeChunkSql(n, `CASE WHEN tasks.type = ? AND tasks.attempt = ? THEN tasks.rowid ELSE tasks.rowid || ' ' || ${COMPLETED_ROW} END`),
+  );
+  return prepared<unknown[], number | string>(db, sql).pluck();
 }
 
 /** Without events (`eventsRetain` 0): the rowids alone. */

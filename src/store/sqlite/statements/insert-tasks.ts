@@ -4,7 +4,7 @@ import type { BackoffPolicy, Task, TaskError, TaskState, TraceCarrier } from '..
 import type { InsertTasksParams, InsertTasksResult, NewTask } from '../../store.js';
 import type { WakeNote } from '../wake.js';
 import { countInserted } from './counts.js';
-import { EV, eventLog, type EventLog } from './events.js';
+import { EV, eventLog, type EventGroup, type EventLog } from './events.js';
 import { taskById } from './get-tasks.js';
 import { prepared, sqlForRows, type Db, type Statement } from './prepared.js';
 import { jsonToTask, TASK_JSON } from './rows.js';
@@ -304,13 +304,27 @@ function insertPlain(db: Db, tasks: readonly NewTask[], now: number, wakes: Wake
   return items;
 }
 
-/** `task:submitted` for each task the plain path created. */
+/**
+ * `task:submitted` for each task the plain path created, added to the log's group for as long as
+ * queue, type and state stay the same (a batch is usually one group): a push per task.
+ */
 function submitted(log: EventLog, items: InsertTasksResult['items'], states: readonly TaskState[]): void {
+  let group: EventGroup | null = null;
+  let queue = '';
+  let type = '';
+  let state: TaskState = 'pending';
   for (let i = 0; i < items.length; i++) {
     const item = items[i] as InsertTasksResult['items'][number];
     if (!item.created) continue;
     const task = item.task;
-    log.add(EV.submitted, task.id, task.queue, task.type, 0, states[i] as TaskState);
+    const taskState = states[i] as TaskState;
+    if (group === null || task.queue !== queue || task.type !== type || taskState !== state) {
+      queue = task.queue;
+      type = task.type;
+      state = taskState;
+      group = log.group(EV.submitted, queue, type, 0, state, null, false);
+    }
+    log.push(group, task.id);
   }
 }
 
