@@ -89,6 +89,15 @@ export interface Schedule {
   nextRunAt: number | null;
 }
 
+/** GET /api/v1/activity: the cluster's last 15 minutes, counted by the server. */
+export interface Activity {
+  windowSeconds: number;
+  now: number;
+  countedSince: number;
+  series: { seconds: number[]; completed: number[]; failed: number[] };
+  queues: { queue: string; completed: number; failed: number; claimed: number; waitMsAvg: number | null }[];
+}
+
 export interface TaskEvent {
   id: string;
   name: string;
@@ -161,13 +170,13 @@ export const query = (params: Record<string, string | number | null | undefined>
  * for each task event. Reconnects after a drop with the last id (`after`), so nothing is missed
  * while the feed retains it. Returns a function that stops it.
  */
-export function subscribe(params: { after?: string }, onEvent: (event: TaskEvent) => void, onState?: (live: boolean) => void): () => void {
+export function subscribe(params: { after?: string; events?: string[] }, onEvent: (event: TaskEvent) => void, onState?: (live: boolean) => void): () => void {
   const controller = new AbortController();
   let last = params.after;
   const run = async (): Promise<void> => {
     while (!controller.signal.aborted) {
       try {
-        const res = await fetch(`${API}/events${query({ after: last })}`, { headers: headers(false), signal: controller.signal });
+        const res = await fetch(`${API}/events${query({ after: last, event: params.events?.join(',') })}`, { headers: headers(false), signal: controller.signal });
         if (res.status === 401) {
           onUnauthorized();
           return;

@@ -3,7 +3,7 @@
  * #/schedules, #/cluster) over the public HTTP API. See docs/dashboard.md.
  */
 import { render, type ComponentChildren } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import {
   api,
   ApiError,
@@ -13,18 +13,21 @@ import {
   STATES,
   subscribe,
   whenUnauthorized,
+  type Activity,
   type ClusterNode,
   type Queue,
   type Schedule,
   type Task,
-  type TaskEvent,
   type Worker,
 } from './api.js';
-import { Throughput, ThroughputChart } from './chart.js';
+import { ThroughputChart } from './chart.js';
 import { throttle, useHash, useLoad } from './hooks.js';
 import './style.css';
 
 const FINISHED = new Set(['completed', 'dead', 'cancelled']);
+/** Events that change a queue's counts (progress does not). */
+const COUNTED_EVENTS = ['task:submitted', 'task:claimed', 'task:completed', 'task:failed', 'task:dead', 'task:cancelled', 'task:reclaimed', 'task:released', 'task:retried'];
+const sum = (values: number[] | undefined): number => (values ?? []).reduce((a, b) => a + b, 0);
 /** A task id: 26 characters of Crockford base32 (ids are case-insensitive). */
 const TASK_ID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
 
@@ -62,38 +65,29 @@ function Overview() {
   const queues = useLoad(() => api<{ queues: Queue[] }>('GET', '/queues'), []);
   const workers = useLoad(() => api<{ workers: Worker[] }>('GET', '/workers'), []);
   const cluster = useLoad(() => api<{ leader: string | null; nodes: ClusterNode[] }>('GET', '/cluster'), []);
-  const throughput = useMemo(() => new Throughput(), []);
+  // The server counts the cluster's last 15 minutes (GET /activity); the events stream only says
+  // when to look again, so the page stays live without replaying every event.
+  const activity = useLoad(() => api<Activity>('GET', '/activity'), []);
   const [live, setLive] = useState(false);
-  const [waits, setWaits] = useState<Record<string, { sum: number; n: number }>>({});
   useEffect(() => {
     const refresh = throttle(() => queues.reload(), 500);
+    const refreshActivity = setInterval(() => activity.reload(), 2_000);
     const refreshWorkers = setInterval(() => {
       workers.reload();
       cluster.reload();
     }, 10_000);
-    const since = Date.now() - 15 * 60_000;
-    const stop = subscribe(
-      { after: '0' },
-      (event: TaskEvent & { waitMs?: number }) => {
-        throughput.add(event);
-        if (event.name === 'task:claimed' && typeof event.waitMs === 'number' && event.at >= since) {
-          const waitMs = event.waitMs;
-          setWaits((w) => {
-            const q = w[event.queue] ?? { sum: 0, n: 0 };
-            return { ...w, [event.queue]: { sum: q.sum + waitMs, n: q.n + 1 } };
-          });
-        }
-        refresh();
-      },
-      setLive,
-    );
+    const stop = subscribe({ events: COUNTED_EVENTS }, refresh, setLive);
     return () => {
       stop();
+      clearInterval(refreshActivity);
       clearInterval(refreshWorkers);
     };
   }, []);
   const list = queues.data?.queues ?? [];
-  const totals = throughput.totals();
+  const series = activity.data?.series;
+  const totals = { completed: sum(series?.completed), failed: sum(series?.failed) };
+  const waits = new Map((activity.data?.queues ?? []).map((q) => [q.queue, q.waitMsAvg]));
+  const countedSince = activity.data !== undefined && activity.data.countedSince > activity.data.now - activity.data.windowSeconds * 1000 + 1000 ? activity.data.countedSince : null;
   return (
     <section>
       <h1>
@@ -108,11 +102,13 @@ function Overview() {
           leader <b data-testid="leader">{cluster.data?.leader ?? '—'}</b>
         </div>
         <div class="card">
-          last 15 min: <b>{totals.completed}</b> completed, <b>{totals.failed}</b> failed
+          last 15 min: <b data-testid="completed-15m">{totals.completed}</b> completed, <b data-testid="failed-15m">{totals.failed}</b> failed
+          {countedSince === null ? null : <small> (counted since {new Date(countedSince).toLocaleTimeString()})</small>}
         </div>
       </div>
       <h2>Throughput (last 15 minutes)</h2>
-      <ThroughputChart source={throughput} />
+      <Err error={activity.error} />
+      <ThroughputChart activity={activity.data} />
       <h2>Queues</h2>
       <div class="scroll">
         <table data-testid="queue-counts">
@@ -128,7 +124,7 @@ function Overview() {
           </thead>
           <tbody>
             {list.map((q) => {
-              const w = waits[q.name];
+              const wait = waits.get(q.name);
               return (
                 <tr key={q.name} data-queue={q.name}>
                   <td>
@@ -139,7 +135,7 @@ function Overview() {
                       <a href={`#/tasks?queue=${encodeURIComponent(q.name)}&state=${s}`}>{q.counts[s] ?? 0}</a>
                     </td>
                   ))}
-                  <td class="num">{w === undefined ? '—' : `${Math.round(w.sum / w.n)} ms`}</td>
+                  <td class="num" data-testid="avg-wait">{wait === undefined || wait === null ? '—' : `${wait} ms`}</td>
                   <td class="num" data-testid="oldest-pending" title={time(q.oldestPendingAt)}>
                     {q.oldestPendingAt === null ? '—' : `due ${ago(q.oldestPendingAt)}`}
                   </td>

@@ -28,6 +28,7 @@ import {
 } from '../client/validation.js';
 import { scheduleInputSchema } from '../coordinator/schedules.js';
 import { ConveyorError, isConveyorError } from '../errors.js';
+import { RecentActivity } from '../events/recent-activity.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { ConveyorMetrics } from '../observability/metrics.js';
 import { withIncomingTraceContext } from '../observability/tracing.js';
@@ -58,6 +59,7 @@ import {
   nameParamsSchema,
   queueSummarySchema,
   queuesResponseSchema,
+  activityResponseSchema,
   scheduleSchema,
   schedulesResponseSchema,
   statsQuerySchema,
@@ -387,6 +389,20 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     query: statsQuerySchema,
     responses: { 200: { description: 'counts', schema: statsResponseSchema }, ...errorResponses(400, 401, 403) },
     handler: async (request) => ({ queues: await client.stats(queryOf(request)) }),
+  });
+
+  // Counted from the event feed only while somebody asks (the dashboard polls it).
+  const activity = new RecentActivity({ store, logger });
+  app.addHook('onClose', async () => activity.close());
+
+  route({
+    method: 'GET',
+    url: v1('/activity'),
+    scope: 'admin',
+    tag: 'queues',
+    summary: 'The last 15 minutes of the cluster, per second: attempts completed and failed; per queue, the mean wait before a claim',
+    responses: { 200: { description: 'recent activity', schema: activityResponseSchema }, ...errorResponses(401, 403) },
+    handler: async () => activity.snapshot(),
   });
 
   route({

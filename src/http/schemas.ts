@@ -175,6 +175,29 @@ export const queueSummarySchema = z.object({
 });
 export const dependentsResponseSchema = z.object({ tasks: z.array(taskSchema) });
 export const queuesResponseSchema = z.object({ queues: z.array(queueSummarySchema) });
+export const activityResponseSchema = z.object({
+  windowSeconds: z.number().int().describe('the window: the last 15 minutes'),
+  now: z.number().describe("the server's clock (epoch ms)"),
+  countedSince: z
+    .number()
+    .describe("counts are complete from this time (epoch ms): the window's start, or later when a queue's retained events begin later"),
+  series: z
+    .object({
+      seconds: z.array(z.number().int()).describe('epoch seconds, one per second of the window, oldest first'),
+      completed: z.array(z.number().int()).describe('attempts that completed in that second'),
+      failed: z.array(z.number().int()).describe('task:failed and task:dead events in that second'),
+    })
+    .describe('the whole cluster, per second'),
+  queues: z.array(
+    z.object({
+      queue: z.string(),
+      completed: z.number().int(),
+      failed: z.number().int(),
+      claimed: z.number().int(),
+      waitMsAvg: z.number().nullable().describe('mean time the claimed tasks waited since they were due; null when none was claimed'),
+    }),
+  ),
+});
 export const countResponseSchema = (field: string) => z.object({ [field]: z.number().int() });
 export const workersResponseSchema = z.object({ workers: z.array(z.record(z.string(), z.unknown())) });
 export const clusterResponseSchema = z.object({

@@ -123,6 +123,10 @@ describe('dashboard', () => {
       const failed = await h.request('POST', `/api/v1/tasks/${doomed.id}/fail`, { body: { token: claimed.leaseToken, error: { message: 'card declined', name: 'PaymentError' } } });
       expect(failed.body).toMatchObject({ state: 'dead' });
       await textIs(page, 'tr[data-queue=billing] td[data-state=dead]', '1');
+      // The last 15 minutes, counted by the server (GET /api/v1/activity): one failed, and the wait
+      // before its claim.
+      await textIs(page, '[data-testid=failed-15m]', '1');
+      await page.waitForFunction(() => /^\d+ ms$/.test(document.querySelector('tr[data-queue=billing] [data-testid=avg-wait]')?.textContent ?? ''));
       await shot(page, 'overview');
 
       // Tasks: filter to dead ones.
