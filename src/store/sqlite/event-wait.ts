@@ -4,18 +4,18 @@
  *
  * This process's own writes call `notify` right after the commit that wrote a row. Other processes
  * (and other connections of this one) sharing the file cannot call anything here, so while anyone
- * waits ONE timer polls `PRAGMA data_version` (which moves when another connection committed) every
- * `crossProcessPollMs`, shared by every waiter; when it moved, the newest row id is read once and the
- * waiters behind it are woken. Nobody waiting: no timer. Like `WorkSignal`, a wait never rejects: it
- * ends on a new row, on timeout, on abort, or when the store closes, and the reader reads again.
+ * waits the store's `DataVersionWatch` is subscribed, once for every waiter; when another
+ * connection committed, the newest row id is read once and the waiters behind it are woken. Nobody
+ * waiting: no subscription. Like `WorkSignal`, a wait never rejects: it ends on a new row, on
+ * timeout, on abort, or when the store closes, and the reader reads again.
  */
+import type { DataVersionWatch } from './data-version.js';
 
 export interface EventSignalOptions {
   /** The id of the newest `events` row (0 when none). */
   lastRowId: () => number;
-  /** Reads `PRAGMA data_version`; null when no other connection can write (`:memory:`). */
-  dataVersion: (() => number) | null;
-  crossProcessPollMs: number;
+  /** The store's watch for other connections' commits. */
+  watch: DataVersionWatch;
 }
 
 interface Waiter {
@@ -29,8 +29,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class EventSignal {
   private readonly waiters = new Set<Waiter>();
-  private poll: NodeJS.Timeout | null = null;
-  private lastDataVersion = 0;
+  private unwatch: (() => void) | null = null;
   private closed = false;
 
   constructor(private readonly options: EventSignalOptions) {}
@@ -58,28 +57,17 @@ export class EventSignal {
       const timer = setTimeout(finish, Math.min(timeoutMs, MAX_TIMER_MS));
       signal?.addEventListener('abort', finish, { once: true });
       this.waiters.add(waiter);
-      // The poll's reference version is read before the newest row is: a commit by another process
-      // between the reader's read and now is either seen here or moves the version.
-      this.startPolling();
+      // The watch's reference version is read before the newest row is: a commit by another
+      // process between the reader's read and now is either seen here or moves the version.
+      this.unwatch ??= this.options.watch.subscribe(() => this.check());
       this.check();
     });
   }
 
-  /** Ends every wait and stops polling. */
+  /** Ends every wait (the last one leaving unsubscribes from the watch). */
   close(): void {
     this.closed = true;
     for (const waiter of [...this.waiters]) waiter.finish();
-    this.stopPolling();
-  }
-
-  /** How many readers wait (tests). */
-  get waiting(): number {
-    return this.waiters.size;
-  }
-
-  /** Whether the data_version poll runs (tests). */
-  get polling(): boolean {
-    return this.poll !== null;
   }
 
   private wake(newestRow: number): void {
@@ -100,38 +88,8 @@ export class EventSignal {
   }
 
   private remove(waiter: Waiter): void {
-    if (!this.waiters.delete(waiter)) return;
-    if (this.waiters.size === 0) this.stopPolling();
-  }
-
-  private startPolling(): void {
-    const read = this.options.dataVersion;
-    if (read === null || this.poll !== null) return;
-    try {
-      this.lastDataVersion = read();
-    } catch {
-      return;
-    }
-    this.poll = setInterval(() => this.checkDataVersion(read), this.options.crossProcessPollMs);
-    // The waiters' own timers keep the process alive for as long as a wait lasts.
-    this.poll.unref();
-  }
-
-  private stopPolling(): void {
-    if (this.poll === null) return;
-    clearInterval(this.poll);
-    this.poll = null;
-  }
-
-  private checkDataVersion(read: () => number): void {
-    let version: number;
-    try {
-      version = read();
-    } catch {
-      return;
-    }
-    if (version === this.lastDataVersion) return;
-    this.lastDataVersion = version;
-    this.check();
+    if (!this.waiters.delete(waiter) || this.waiters.size > 0) return;
+    this.unwatch?.();
+    this.unwatch = null;
   }
 }

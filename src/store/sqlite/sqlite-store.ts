@@ -37,6 +37,7 @@ import type {
   WaitForWorkParams,
   WorkerInfo,
 } from '../store.js';
+import { DataVersionWatch } from './data-version.js';
 import { EventSignal } from './event-wait.js';
 import { DEFAULT_EVENTS_RETAIN } from '../store.js';
 import { applyMigrations } from './migrations.js';
@@ -115,6 +116,8 @@ export class SqliteStore implements Store {
   private readonly eventsRetain: number;
   private readonly work: WorkSignal;
   private readonly events: EventSignal;
+  /** One data_version poll, shared by the claim and event waits, while either has a waiter. */
+  private readonly watch: DataVersionWatch;
   private connection: { db: Db; immediate: Run; deferred: Run } | null = null;
   private closed = false;
 
@@ -132,13 +135,9 @@ export class SqliteStore implements Store {
     // Nobody else can write a private in-memory database: nothing to poll for.
     // A prepared statement, not db.pragma(), which compiles the PRAGMA anew at every poll.
     const dataVersion = inMemory ? null : () => prepared<[], number>(this.open().db, 'PRAGMA data_version').pluck().get() as number;
-    const crossProcessPollMs = options.crossProcessPollMs ?? 500;
-    this.work = new WorkSignal({
-      probe: (queues, now) => this.read((db) => probeWork(db, queues, now)),
-      dataVersion,
-      crossProcessPollMs,
-    });
-    this.events = new EventSignal({ lastRowId: () => lastRowId(this.open().db), dataVersion, crossProcessPollMs });
+    this.watch = new DataVersionWatch(dataVersion, options.crossProcessPollMs ?? 500);
+    this.work = new WorkSignal({ probe: (queues, now) => this.read((db) => probeWork(db, queues, now)), watch: this.watch });
+    this.events = new EventSignal({ lastRowId: () => lastRowId(this.open().db), watch: this.watch });
   }
 
   async migrate(): Promise<void> {
@@ -150,6 +149,7 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.work.close();
     this.events.close();
+    this.watch.close();
     const connection = this.connection;
     this.connection = null;
     if (connection === null) return;

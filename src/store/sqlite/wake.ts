@@ -1,4 +1,5 @@
 import type { WaitForWorkParams } from '../store.js';
+import type { DataVersionWatch } from './data-version.js';
 
 /**
  * The in-process stand-in for Redis's blocking wait. Writers announce, after their transaction
@@ -7,8 +8,9 @@ import type { WaitForWorkParams } from '../store.js';
  * due, on timeout, or on abort. It never rejects: it is a hint, and the caller claims afterwards.
  *
  * Other processes (and other connections of this one) writing the same file cannot announce
- * anything here, so while anyone waits, `PRAGMA data_version` is polled: when it moved, each waiter
- * asks the database again whether its queues have work. Nobody waiting: no timer at all.
+ * anything here, so while anyone waits, the store's `DataVersionWatch` is subscribed: when another
+ * connection committed, each waiter asks the database again whether its queues have work. Nobody
+ * waiting: no subscription, and no timer at all.
  */
 
 /** Work that became claimable in `queue`, or will in `dueInMs`. */
@@ -25,9 +27,8 @@ export type WorkProbe = (queues: readonly string[], now: number) => true | numbe
 
 export interface WorkSignalOptions {
   probe: WorkProbe;
-  /** Reads `PRAGMA data_version`; null when no other connection can write (`:memory:`). */
-  dataVersion: (() => number) | null;
-  crossProcessPollMs: number;
+  /** The store's watch for other connections' commits. */
+  watch: DataVersionWatch;
 }
 
 interface Waiter {
@@ -45,8 +46,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class WorkSignal {
   private readonly waiters = new Set<Waiter>();
   private readonly byQueue = new Map<string, Set<Waiter>>();
-  private poll: NodeJS.Timeout | null = null;
-  private lastDataVersion = 0;
+  private unwatch: (() => void) | null = null;
   private closed = false;
 
   constructor(private readonly options: WorkSignalOptions) {}
@@ -117,11 +117,10 @@ export class WorkSignal {
     });
   }
 
-  /** Resolves every waiter and stops polling. */
+  /** Resolves every waiter (the last one leaving unsubscribes from the watch). */
   close(): void {
     this.closed = true;
     for (const waiter of [...this.waiters]) waiter.finish();
-    this.stopPolling();
   }
 
   private add(waiter: Waiter): void {
@@ -134,7 +133,9 @@ export class WorkSignal {
       }
       set.add(waiter);
     }
-    this.startPolling();
+    this.unwatch ??= this.options.watch.subscribe(() => {
+      for (const each of [...this.waiters]) each.recheck();
+    });
   }
 
   private remove(waiter: Waiter): void {
@@ -145,37 +146,8 @@ export class WorkSignal {
       set.delete(waiter);
       if (set.size === 0) this.byQueue.delete(queue);
     }
-    if (this.waiters.size === 0) this.stopPolling();
-  }
-
-  private startPolling(): void {
-    const read = this.options.dataVersion;
-    if (read === null || this.poll !== null) return;
-    try {
-      this.lastDataVersion = read();
-    } catch {
-      return;
-    }
-    this.poll = setInterval(() => this.checkDataVersion(read), this.options.crossProcessPollMs);
-    // The waiters' own timers keep the process alive for as long as a wait lasts.
-    this.poll.unref();
-  }
-
-  private stopPolling(): void {
-    if (this.poll === null) return;
-    clearInterval(this.poll);
-    this.poll = null;
-  }
-
-  private checkDataVersion(read: () => number): void {
-    let version: number;
-    try {
-      version = read();
-    } catch {
-      return;
-    }
-    if (version === this.lastDataVersion) return;
-    this.lastDataVersion = version;
-    for (const waiter of [...this.waiters]) waiter.recheck();
+    if (this.waiters.size > 0) return;
+    this.unwatch?.();
+    this.unwatch = null;
   }
 }
