@@ -9,11 +9,10 @@
  * miss anything across restarts reads `store.readEvents` itself from a saved position, as
  * `GET /api/v1/events` does with `Last-Event-ID`.
  */
-import { backoffDelayMs } from '../lifecycle/backoff.js';
-import { sleep } from '../lifecycle/sleep.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import type { TaskEvent, TaskEventName } from '../types.js';
+import { followEvents } from './follow.js';
 
 /** Events per read: a burst is delivered in a few calls, not one per event. */
 const READ_LIMIT = 1_000;
@@ -122,26 +121,16 @@ export class TaskEventFeed {
   }
 
   async #run(signal: AbortSignal, markStarted: () => void): Promise<void> {
-    let cursor: string | null = null;
-    let failures = 0;
-    while (!signal.aborted) {
-      try {
-        // The first read, from null, only takes the current position: a subscriber that awaited
-        // ready() then sees everything written after it.
-        const blockMs = cursor === null ? 0 : READ_BLOCK_MS;
-        const result = await this.#store.readEvents({ after: cursor, limit: READ_LIMIT, blockMs, signal });
-        if (cursor === null) markStarted();
-        cursor = result.cursor;
-        failures = 0;
+    // The first read, from null, only takes the current position (it does not wait): a subscriber
+    // that awaited ready() then sees everything written after it.
+    await followEvents(
+      { store: this.#store, after: null, read: { limit: READ_LIMIT }, blockMs: 0, signal, logger: this.#logger, what: 'event feed' },
+      (result, after) => {
+        if (after === null) markStarted();
         for (const event of result.events) this.#dispatch(event);
-      } catch (err) {
-        if (signal.aborted) break;
-        failures += 1;
-        const delayMs = backoffDelayMs(failures);
-        this.#logger.warn({ err, failures, delayMs }, 'event feed: reading events failed; retrying');
-        await sleep(delayMs, signal);
-      }
-    }
+        return READ_BLOCK_MS;
+      },
+    );
   }
 
   #dispatch(event: TaskEvent): void {

@@ -10,11 +10,11 @@
  * snapshot. While it runs, it holds every second of the window in memory (a few numbers per queue
  * and second), so the chart covers the full window even when the store retains less.
  */
-import { backoffDelayMs } from '../lifecycle/backoff.js';
 import { sleep } from '../lifecycle/sleep.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { EVENTS_START, type Store } from '../store/store.js';
 import type { TaskEvent, TaskEventName } from '../types.js';
+import { followEvents } from './follow.js';
 
 export const ACTIVITY_WINDOW_MS = 15 * 60_000;
 /** After the last snapshot, the tracker keeps counting this long (a dashboard polls every few seconds). */
@@ -135,34 +135,19 @@ export class RecentActivity {
   }
 
   async #read(signal: AbortSignal, markCaughtUp: () => void): Promise<void> {
-    let cursor = EVENTS_START;
     let caughtUp = false;
-    let failures = 0;
-    while (!signal.aborted) {
-      try {
-        const result = await this.#store.readEvents({
-          after: cursor,
-          names: NAMES,
-          limit: READ_LIMIT,
-          blockMs: caughtUp ? READ_BLOCK_MS : 0,
-          signal,
-        });
-        if (signal.aborted) break;
-        cursor = result.cursor;
-        failures = 0;
+    await followEvents(
+      { store: this.#store, after: EVENTS_START, read: { names: NAMES, limit: READ_LIMIT }, blockMs: 0, signal, logger: this.#logger, what: 'recent activity' },
+      (result) => {
         for (const event of result.events) this.#count(event);
+        // Reads do not wait until the retained events are all counted.
         if (!caughtUp && result.events.length < READ_LIMIT) {
           caughtUp = true;
           markCaughtUp();
         }
-      } catch (err) {
-        if (signal.aborted) break;
-        failures += 1;
-        const delayMs = backoffDelayMs(failures);
-        this.#logger.warn({ err, failures, delayMs }, 'recent activity: reading events failed; retrying');
-        await sleep(delayMs, signal);
-      }
-    }
+        return caughtUp ? READ_BLOCK_MS : 0;
+      },
+    );
   }
 
   #count(event: TaskEvent): void {

@@ -13,8 +13,7 @@
  * while the connection stays open; the client sees nothing but a pause.
  */
 import type { FastifyReply } from 'fastify';
-import { backoffDelayMs } from '../lifecycle/backoff.js';
-import { sleep } from '../lifecycle/sleep.js';
+import { followEvents } from '../events/follow.js';
 import type { Logger } from '../logger.js';
 import type { ReadEventsParams, Store } from '../store/store.js';
 import type { TaskEvent } from '../types.js';
@@ -70,26 +69,16 @@ export async function streamEvents(reply: FastifyReply, options: EventStreamOpti
   try {
     await write(`retry: ${RECONNECT_MS}\nid: ${options.first.startedAt}\nevent: ready\ndata: {}\n\n`);
     if (options.first.events.length > 0) await write(options.first.events.map(sseMessage).join(''));
-    let cursor = options.first.cursor;
-    let failures = 0;
-    while (!signal.aborted) {
-      try {
-        const { events, cursor: next } = await store.readEvents({ ...filter, after: cursor, limit: READ_LIMIT, blockMs: heartbeatMs, signal });
-        failures = 0;
-        if (signal.aborted) break;
+    await followEvents(
+      { store, after: options.first.cursor, read: { ...filter, limit: READ_LIMIT }, blockMs: heartbeatMs, signal, logger, what: 'event stream' },
+      async ({ events, cursor }, after) => {
         // An empty read after a filtered stretch still moved on: say so, so a reconnect skips it.
         if (events.length > 0) await write(events.map(sseMessage).join(''));
-        else if (next !== cursor) await write(`id: ${next}\n: keepalive\n\n`);
+        else if (cursor !== after) await write(`id: ${cursor}\n: keepalive\n\n`);
         else await write(': keepalive\n\n');
-        cursor = next;
-      } catch (err) {
-        if (signal.aborted) break;
-        failures += 1;
-        const delayMs = backoffDelayMs(failures);
-        logger.warn({ err, failures, delayMs }, 'event stream: reading events failed; retrying');
-        await sleep(delayMs, signal);
-      }
-    }
+        return heartbeatMs;
+      },
+    );
   } finally {
     res.end();
   }
