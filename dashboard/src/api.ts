@@ -2,47 +2,16 @@
  * The dashboard's only way to the server: the public HTTP API under /api/v1. The token (when auth
  * is on) lives in sessionStorage and goes out as `Authorization: Bearer`; a 401 asks for it again.
  */
+import { TASK_STATES, type TaskEvent, type TaskState } from '../../src/types.js';
+
 const TOKEN_KEY = 'conveyor.token';
 const API = '/api/v1';
 
-export type TaskState = 'blocked' | 'scheduled' | 'pending' | 'processing' | 'completed' | 'dead' | 'cancelled';
-export const STATES: TaskState[] = ['blocked', 'scheduled', 'pending', 'processing', 'completed', 'dead', 'cancelled'];
+// The task's JSON is the server's `Task` as it is (src/types.ts holds types and constants only, no
+// server code), so the page's types cannot drift from the API's.
+export type { Task, TaskError, TaskEvent, TaskState } from '../../src/types.js';
+export const STATES: readonly TaskState[] = TASK_STATES;
 export type Counts = Record<TaskState, number>;
-
-export interface TaskError {
-  reason: string;
-  message: string;
-  name?: string;
-  stack?: string;
-  attempt: number;
-  at: number;
-}
-
-export interface Task {
-  id: string;
-  queue: string;
-  type: string;
-  payload: unknown;
-  priority: number;
-  state: TaskState;
-  attempt: number;
-  maxAttempts: number;
-  timeoutMs: number | null;
-  deadline: number | null;
-  runAt: number;
-  dependsOn: string[];
-  key: string | null;
-  result: unknown;
-  error: TaskError | null;
-  errors: TaskError[];
-  progress: unknown;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  workerId: string | null;
-  leaseExpiresAt: number | null;
-  cancelRequested: boolean;
-}
 
 export interface Queue {
   name: string;
@@ -96,17 +65,6 @@ export interface Activity {
   countedSince: number;
   series: { seconds: number[]; completed: number[]; failed: number[] };
   queues: { queue: string; completed: number; failed: number; claimed: number; waitMsAvg: number | null }[];
-}
-
-export interface TaskEvent {
-  id: string;
-  name: string;
-  at: number;
-  taskId: string;
-  queue: string;
-  type: string;
-  attempt: number;
-  state: TaskState;
 }
 
 export class ApiError extends Error {
